@@ -1,0 +1,124 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseEnv } from 'node:util';
+import { loadConfig, loadLauncherConfig, redactUri, type Env } from '../src/config/index.js';
+import { ConfigError } from '../src/errors/index.js';
+
+/**
+ * `npm start`: the whole app locally, with no cloud account. Loads env/.env.<ENV_NAME> (and its
+ * .user file), starts the local MongoDB-compatible server unless MONGODB_URI is set, then the
+ * app, and prints what runs where. Ctrl-C stops every child before the launcher exits.
+ */
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function readEnvFile(file: string): Env {
+  return fs.existsSync(file) ? parseEnv(fs.readFileSync(file, 'utf8')) : {};
+}
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+/** Forks a TypeScript entry point with an IPC channel and waits for its "listening" message. */
+function launch(name: string, entry: string, args: string[], env: Env): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
+  const child = fork(path.join(root, entry), args, {
+    cwd: root,
+    env: env as NodeJS.ProcessEnv,
+    execArgv: ['--import', 'tsx', '--disable-warning=DEP0111'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (msg: Record<string, unknown>) => {
+      if (msg?.type === 'listening') resolve({ child, info: msg });
+    });
+    child.once('exit', (code) => reject(new Error(`${name} exited with status ${code} before it was ready`)));
+  });
+}
+
+function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
+async function main(): Promise<void> {
+  const fromShell: Env = { ...process.env };
+  const envName = fromShell.ENV_NAME || 'local';
+  const fileEnv: Env = {
+    ...readEnvFile(path.join(root, 'env', `.env.${envName}`)),
+    ...readEnvFile(path.join(root, 'env', `.env.${envName}.user`)),
+  };
+  // The shell wins over files, so `MONGODB_URI=… npm start` always takes effect.
+  const env: Env = { ...fileEnv, ...fromShell };
+  let launcher;
+  try {
+    launcher = loadLauncherConfig(env);
+    // Check the app's settings now, so a bad value fails here in one line, not in a child.
+    loadConfig({ ...env, MONGODB_URI: launcher.mongodbUri ?? 'mongodb://127.0.0.1:1' });
+  } catch (err) {
+    if (err instanceof ConfigError) fail(`config error: ${err.message}`);
+    throw err;
+  }
+
+  let mongo: ChildProcess | undefined;
+  let app: ChildProcess | undefined;
+  let stopping = false;
+  const shutdown = async (code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    await stopChild(app);
+    await stopChild(mongo);
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  let mongoUri = launcher.mongodbUri;
+  let mongoLine: string;
+  const dataDir = path.resolve(root, launcher.localDataDir, 'mongo');
+  try {
+    if (mongoUri) {
+      mongoLine = `${redactUri(mongoUri)} (from MONGODB_URI)`;
+    } else {
+      const started = await launch('the local MongoDB-compatible server', 'dev/mongo/main.ts', ['--port', String(launcher.localMongoPort), '--dbpath', dataDir], env);
+      mongo = started.child;
+      mongoUri = String(started.info.uri);
+      mongoLine = `${mongoUri} (local server, data in ${path.relative(process.cwd(), dataDir) || dataDir})`;
+    }
+    const started = await launch('the app', 'src/main.ts', [], { ...env, MONGODB_URI: mongoUri });
+    app = started.child;
+    const url = String(started.info.url);
+    process.stdout.write(
+      [
+        '',
+        `Classroom Recorder is running locally (env: ${launcher.envName})`,
+        `  App        ${url}`,
+        `  Health     ${url}/healthz   Ready: ${url}/readyz`,
+        `  MongoDB    ${mongoLine}`,
+        'Press Ctrl-C to stop.',
+        '',
+      ].join('\n'),
+    );
+    const onUnexpectedExit = (name: string) => (code: number | null) => {
+      if (stopping) return;
+      process.stderr.write(`${name} exited unexpectedly (status ${code}); stopping.\n`);
+      void shutdown(1);
+    };
+    app.once('exit', onUnexpectedExit('the app'));
+    mongo?.once('exit', onUnexpectedExit('the local MongoDB-compatible server'));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    await shutdown(1);
+  }
+}
+
+void main();

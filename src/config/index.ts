@@ -1,0 +1,130 @@
+import { MongoClient } from 'mongodb';
+import { z } from 'zod';
+import { ConfigError } from '../errors/index.js';
+
+export type Env = Record<string, string | undefined>;
+
+/** Validated settings of the app process. */
+export interface Config {
+  port: number;
+  host: string;
+  mongodbUri: string;
+  mongodbDb: string;
+  mongodbServerSelectionTimeoutMs: number;
+  mongodbHeartbeatMs: number;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  maxBodyBytes: number;
+  shutdownTimeoutMs: number;
+}
+
+/** Settings of the local launcher (`npm start`), on top of the app's. */
+export interface LauncherConfig {
+  envName: string;
+  localMongoPort: number;
+  localDataDir: string;
+  /** Set when the user points at their own MongoDB; the local server is then not started. */
+  mongodbUri: string | undefined;
+}
+
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, { message: 'must be a whole number' })
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, { message: `must be between ${min} and ${max}` });
+
+const mongoUri = z.string().superRefine((uri, ctx) => {
+  try {
+    // The driver's own parser: the constructor validates without connecting.
+    new MongoClient(uri);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `is not a valid MongoDB connection string (${(err as Error).message})` });
+  }
+});
+
+const dbName = z.string().regex(/^[^/\\. "$*<>:|?]{1,63}$/, {
+  message: 'is not a valid database name (1-63 characters, none of / \\ . " $ * < > : | ?)',
+});
+
+/** How to fix each variable, shown after the problem. */
+const FIX: Record<string, string> = {
+  PORT: 'Set PORT to a free TCP port, e.g. PORT=3978.',
+  HOST: 'Set HOST to an interface address, e.g. HOST=0.0.0.0 or HOST=127.0.0.1.',
+  MONGODB_URI:
+    'Set MONGODB_URI to a connection string such as mongodb://127.0.0.1:27017/classroom, or unset it so that `npm start` runs the local server.',
+  MONGODB_DB: 'Set MONGODB_DB to a database name such as classroom_recorder.',
+  MONGODB_SERVER_SELECTION_TIMEOUT_MS: 'Set it in milliseconds, e.g. 5000.',
+  MONGODB_HEARTBEAT_MS: 'Set it in milliseconds, e.g. 2000 (the driver needs at least 500).',
+  LOG_LEVEL: 'Use one of fatal, error, warn, info, debug, trace, silent.',
+  MAX_BODY_BYTES: 'Set it in bytes, e.g. 1048576 for 1 MiB.',
+  SHUTDOWN_TIMEOUT_MS: 'Set it in milliseconds, e.g. 10000.',
+  ENV_NAME: 'Name a file env/.env.<ENV_NAME>, e.g. ENV_NAME=local.',
+  LOCAL_MONGO_PORT: 'Set it to a free TCP port, e.g. 27117, or 0 for any free port.',
+  LOCAL_DATA_DIR: 'Set it to a writable folder, e.g. .data.',
+};
+
+const appSchema = z.object({
+  PORT: int(0, 65535).default(3978),
+  HOST: z.string().min(1, { message: 'must not be empty' }).default('0.0.0.0'),
+  MONGODB_URI: z.string({ message: 'is not set' }).pipe(mongoUri),
+  MONGODB_DB: dbName.default('classroom_recorder'),
+  MONGODB_SERVER_SELECTION_TIMEOUT_MS: int(100, 600_000).default(5000),
+  MONGODB_HEARTBEAT_MS: int(500, 600_000).default(2000),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'is not a log level' })
+    .default('info'),
+  MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+});
+
+const launcherSchema = z.object({
+  ENV_NAME: z.string().regex(/^[a-z0-9-]+$/, { message: 'must be lower-case letters, digits or dashes' }).default('local'),
+  LOCAL_MONGO_PORT: int(0, 65535).default(27117),
+  LOCAL_DATA_DIR: z.string().min(1, { message: 'must not be empty' }).default('.data'),
+  MONGODB_URI: mongoUri.optional(),
+});
+
+/** Empty strings count as unset, so `FOO=` in an env file means "use the default". */
+function present(env: Env): Env {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+function parse<S extends z.ZodType>(schema: S, env: Env): z.output<S> {
+  const result = schema.safeParse(present(env));
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const variable = String(issue.path[0] ?? 'environment');
+  // Never echo the value: it may be a secret.
+  throw new ConfigError(variable, issue.message, FIX[variable] ?? 'See the configuration table in README.md.');
+}
+
+/** Reads and validates the app's settings. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env): Config {
+  const e = parse(appSchema, env);
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    mongodbUri: e.MONGODB_URI,
+    mongodbDb: e.MONGODB_DB,
+    mongodbServerSelectionTimeoutMs: e.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
+    mongodbHeartbeatMs: e.MONGODB_HEARTBEAT_MS,
+    logLevel: e.LOG_LEVEL,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+export function loadLauncherConfig(env: Env): LauncherConfig {
+  const e = parse(launcherSchema, env);
+  return {
+    envName: e.ENV_NAME,
+    localMongoPort: e.LOCAL_MONGO_PORT,
+    localDataDir: e.LOCAL_DATA_DIR,
+    mongodbUri: e.MONGODB_URI,
+  };
+}
+
+/** A connection string safe to print: credentials replaced. */
+export function redactUri(uri: string): string {
+  return uri.replace(/^(mongodb(?:\+srv)?:\/\/)[^@/]*@/, '$1***@');
+}

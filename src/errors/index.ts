@@ -1,0 +1,60 @@
+/**
+ * Typed errors with stable codes. Capabilities throw these; only the server edge maps a code
+ * to an HTTP status (see src/server/errors.ts).
+ */
+export const ErrorCode = {
+  ConfigInvalid: 'CONFIG_INVALID',
+  ValidationFailed: 'VALIDATION_FAILED',
+  Unauthorized: 'UNAUTHORIZED',
+  Forbidden: 'FORBIDDEN',
+  NotFound: 'NOT_FOUND',
+  MethodNotAllowed: 'METHOD_NOT_ALLOWED',
+  Conflict: 'CONFLICT',
+  PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  StoreUnavailable: 'STORE_UNAVAILABLE',
+  ShuttingDown: 'SHUTTING_DOWN',
+  Internal: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class AppError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A setting is missing or malformed. The message names the variable and the fix. */
+export class ConfigError extends AppError {
+  constructor(
+    readonly variable: string,
+    readonly problem: string,
+    readonly fix: string,
+  ) {
+    super(ErrorCode.ConfigInvalid, `${variable} ${problem}. ${fix}`);
+  }
+}
+
+/** MongoDB could not be reached, even after bounded retries. Callers answer 503. */
+export class StoreUnavailableError extends AppError {
+  constructor(operation: string, cause: unknown) {
+    super(ErrorCode.StoreUnavailable, `MongoDB is unavailable (${operation})`, { cause });
+  }
+}
+
+export class ValidationError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.ValidationFailed, message);
+  }
+}
+
+export class NotFoundError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.NotFound, message);
+  }
+}

@@ -1,0 +1,122 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'restify';
+import type { Config } from '../config/index.js';
+import { createLogger, type Logger } from '../logging/index.js';
+import { createStore, type Store } from '../store/index.js';
+import { registerHealthRoutes } from './health.js';
+import { createHttpServer } from './http.js';
+
+export { describe as describeError, sendError } from './errors.js';
+
+/** A capability's route registration, given the server and the shared collaborators. */
+export type RouteRegistrar = (server: Server, deps: { store: Store; logger: Logger }) => void;
+
+export interface AppOptions {
+  config: Config;
+  logger?: Logger;
+  /** Injected for tests; otherwise built from config. */
+  store?: Store;
+  /** Routes of the capabilities, registered after the health routes. */
+  routes?: RouteRegistrar[];
+}
+
+export interface App {
+  readonly store: Store;
+  readonly logger: Logger;
+  /** Listens, and starts preparing MongoDB (indexes) in the background. */
+  start(): Promise<{ url: string; port: number }>;
+  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), closes MongoDB. */
+  stop(): Promise<void>;
+}
+
+const PING_TIMEOUT_MS = 1000;
+
+/**
+ * The composition root: builds every collaborator from config and wires the server. Nothing
+ * happens until start().
+ */
+export function createApp(options: AppOptions): App {
+  const { config } = options;
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const store =
+    options.store ??
+    createStore({
+      uri: config.mongodbUri,
+      dbName: config.mongodbDb,
+      logger,
+      serverSelectionTimeoutMs: config.mongodbServerSelectionTimeoutMs,
+      heartbeatMs: config.mongodbHeartbeatMs,
+    });
+
+  let shuttingDown = false;
+  let indexesReady = false;
+  let bootstrap: Promise<void> | undefined;
+  const server = createHttpServer({ logger, maxBodyBytes: config.maxBodyBytes, isShuttingDown: () => shuttingDown });
+
+  registerHealthRoutes(server, {
+    async check() {
+      if (shuttingDown) return 'shutting down';
+      if (!(await store.ping(PING_TIMEOUT_MS))) return 'mongodb unreachable';
+      if (!indexesReady) return 'mongodb indexes not ready';
+      return undefined;
+    },
+  });
+  for (const register of options.routes ?? []) register(server, { store, logger });
+
+  /** Retries index creation until it succeeds, so the app can start before MongoDB does. */
+  async function prepareStore(): Promise<void> {
+    let delay = 250;
+    while (!shuttingDown) {
+      try {
+        await store.ensureIndexes();
+        indexesReady = true;
+        return;
+      } catch (err) {
+        logger.warn({ err, retryInMs: delay }, 'could not prepare MongoDB yet');
+        await new Promise((r) => setTimeout(r, delay).unref());
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  return {
+    store,
+    logger,
+    async start() {
+      await new Promise<void>((resolve, reject) => {
+        server.server.once('error', reject);
+        server.listen(config.port, config.host, () => {
+          server.server.off('error', reject);
+          resolve();
+        });
+      });
+      bootstrap = prepareStore();
+      const { port } = server.server.address() as AddressInfo;
+      const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+      const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+      logger.info({ url }, 'listening');
+      return { url, port };
+    },
+    async stop() {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      logger.info('shutting down');
+      const http = server.server;
+      const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      http.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs);
+      });
+      if ((await Promise.race([closed, timedOut])) === 'timeout') {
+        logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'in-flight requests did not finish; closing connections');
+        http.closeAllConnections();
+        await closed;
+      }
+      clearTimeout(timer);
+      await bootstrap;
+      await store.close();
+      logger.info('stopped');
+    },
+  };
+}

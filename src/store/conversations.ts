@@ -1,0 +1,46 @@
+import type { Collection } from 'mongodb';
+import type { Runner } from './retry.js';
+
+export type ConversationKind = 'personal' | 'groupChat' | 'channel';
+
+/** Where the bot can post proactively: a stored Bot Framework conversation reference. */
+export interface ConversationRecord {
+  /** The Bot Framework conversation id. */
+  _id: string;
+  kind: ConversationKind;
+  tenantId?: string;
+  teamId?: string;
+  channelId?: string;
+  name?: string;
+  serviceUrl: string;
+  /** The ConversationReference as botbuilder produced it. */
+  reference: Record<string, unknown>;
+  updatedAt: Date;
+}
+
+export class ConversationsRepository {
+  constructor(
+    private readonly coll: Collection<ConversationRecord>,
+    private readonly run: Runner,
+  ) {}
+
+  /** Creates or refreshes a reference (service URLs change; the latest wins). */
+  async upsert(record: ConversationRecord): Promise<void> {
+    const { _id, ...fields } = record;
+    await this.run('conversations.upsert', () =>
+      this.coll.updateOne({ _id }, { $set: fields }, { upsert: true }),
+    );
+  }
+
+  get(id: string): Promise<ConversationRecord | null> {
+    return this.run('conversations.get', () => this.coll.findOne({ _id: id }));
+  }
+
+  findByChannel(teamId: string, channelId: string): Promise<ConversationRecord | null> {
+    return this.run('conversations.findByChannel', () => this.coll.findOne({ teamId, channelId }));
+  }
+
+  listByTeam(teamId: string): Promise<ConversationRecord[]> {
+    return this.run('conversations.listByTeam', () => this.coll.find({ teamId }).sort({ name: 1 }).toArray());
+  }
+}

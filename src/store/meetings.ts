@@ -1,0 +1,90 @@
+import type { Collection } from 'mongodb';
+import { isDuplicateKey, type Runner } from './retry.js';
+
+export type RecordingStatus = 'pending' | 'enabled' | 'failed_permission' | 'failed_policy' | 'failed_graph';
+
+/** A class meeting scheduled through the app. */
+export interface Meeting {
+  _id: string;
+  /** Idempotency key of the scheduling request: the same request never makes two meetings. */
+  requestKey: string;
+  organizerId: string;
+  title: string;
+  startDateTime: Date;
+  endDateTime: Date;
+  timeZone?: string;
+  eventId?: string;
+  onlineMeetingId?: string;
+  joinWebUrl?: string;
+  /** The class conversation the meeting belongs to (where cards and notices go). */
+  class: { conversationId: string; teamId?: string; channelId?: string };
+  recordingStatus: RecordingStatus;
+  failureReason?: string;
+  createdBy: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type MeetingLinks = Partial<Pick<Meeting, 'eventId' | 'onlineMeetingId' | 'joinWebUrl'>>;
+
+export class MeetingsRepository {
+  constructor(
+    private readonly coll: Collection<Meeting>,
+    private readonly run: Runner,
+  ) {}
+
+  /**
+   * Inserts the meeting unless one with the same requestKey exists; returns the stored one
+   * either way, and whether this call created it.
+   */
+  async createIfAbsent(meeting: Meeting): Promise<{ meeting: Meeting; created: boolean }> {
+    return this.run('meetings.createIfAbsent', async () => {
+      try {
+        await this.coll.insertOne(meeting);
+        return { meeting, created: true };
+      } catch (err) {
+        if (!isDuplicateKey(err)) throw err;
+        const existing = await this.coll.findOne({ requestKey: meeting.requestKey });
+        if (!existing) throw err; // duplicate on another key: a real conflict
+        return { meeting: existing, created: false };
+      }
+    });
+  }
+
+  get(id: string): Promise<Meeting | null> {
+    return this.run('meetings.get', () => this.coll.findOne({ _id: id }));
+  }
+
+  findByOnlineMeetingId(onlineMeetingId: string): Promise<Meeting | null> {
+    return this.run('meetings.findByOnlineMeetingId', () => this.coll.findOne({ onlineMeetingId }));
+  }
+
+  findByJoinWebUrl(joinWebUrl: string): Promise<Meeting | null> {
+    return this.run('meetings.findByJoinWebUrl', () => this.coll.findOne({ joinWebUrl }));
+  }
+
+  async setLinks(id: string, links: MeetingLinks, now: Date): Promise<void> {
+    await this.run('meetings.setLinks', () => this.coll.updateOne({ _id: id }, { $set: { ...links, updatedAt: now } }));
+  }
+
+  async setRecordingStatus(id: string, status: RecordingStatus, now: Date, reason?: string): Promise<void> {
+    const update = reason
+      ? { $set: { recordingStatus: status, failureReason: reason, updatedAt: now } }
+      : { $set: { recordingStatus: status, updatedAt: now }, $unset: { failureReason: '' as const } };
+    await this.run('meetings.setRecordingStatus', () => this.coll.updateOne({ _id: id }, update));
+  }
+
+  /** Meetings of one organizer, newest first. */
+  listByOrganizer(organizerId: string, limit = 50): Promise<Meeting[]> {
+    return this.run('meetings.listByOrganizer', () =>
+      this.coll.find({ organizerId }).sort({ startDateTime: -1 }).limit(limit).toArray(),
+    );
+  }
+
+  /** Meetings of one class conversation, newest first. */
+  listByClass(conversationId: string, limit = 50): Promise<Meeting[]> {
+    return this.run('meetings.listByClass', () =>
+      this.coll.find({ 'class.conversationId': conversationId }).sort({ startDateTime: -1 }).limit(limit).toArray(),
+    );
+  }
+}

@@ -1,0 +1,110 @@
+import type { Collection } from 'mongodb';
+import type { Runner } from './retry.js';
+
+export type CardState = 'none' | 'posting' | 'posted';
+
+/** A meeting recording known to the app, and the card posted for it. */
+export interface RecordingRecord {
+  /** Graph's recording id. */
+  _id: string;
+  meetingId: string;
+  onlineMeetingId: string;
+  organizerId: string;
+  conversationId: string;
+  title: string;
+  createdDateTime: Date;
+  endDateTime?: Date;
+  contentUrl: string;
+  transcriptIds: string[];
+  card: { state: CardState; activityId?: string; owner?: string; leaseUntil?: Date; postedAt?: Date };
+  downloadCount: number;
+  lastDownloadedAt?: Date;
+  updatedAt: Date;
+}
+
+export type NewRecording = Omit<RecordingRecord, 'card' | 'downloadCount' | 'lastDownloadedAt' | 'transcriptIds' | 'updatedAt'>;
+
+export interface Page<T> {
+  items: T[];
+  /** Pass back as `before` for the next (older) page; absent on the last page. */
+  next?: Date;
+}
+
+export class RecordingsRepository {
+  constructor(
+    private readonly coll: Collection<RecordingRecord>,
+    private readonly run: Runner,
+  ) {}
+
+  /** Records a recording once; a repeat (duplicate notification) changes nothing. */
+  async upsert(recording: NewRecording, now: Date): Promise<RecordingRecord> {
+    const { _id, ...fields } = recording;
+    const doc = await this.run('recordings.upsert', () =>
+      this.coll.findOneAndUpdate(
+        { _id },
+        {
+          $setOnInsert: { ...fields, card: { state: 'none' }, downloadCount: 0, transcriptIds: [], updatedAt: now },
+        },
+        { upsert: true, returnDocument: 'after' },
+      ),
+    );
+    return doc!;
+  }
+
+  get(id: string): Promise<RecordingRecord | null> {
+    return this.run('recordings.get', () => this.coll.findOne({ _id: id }));
+  }
+
+  /** One class's recordings, newest first, `limit` at a time. */
+  async listByConversation(conversationId: string, limit: number, before?: Date): Promise<Page<RecordingRecord>> {
+    const filter = before ? { conversationId, createdDateTime: { $lt: before } } : { conversationId };
+    const rows = await this.run('recordings.listByConversation', () =>
+      this.coll.find(filter).sort({ createdDateTime: -1, _id: -1 }).limit(limit + 1).toArray(),
+    );
+    const items = rows.slice(0, limit);
+    return rows.length > limit ? { items, next: items[items.length - 1]!.createdDateTime } : { items };
+  }
+
+  /**
+   * Takes the right to post this recording's card. Exactly one caller wins while the card is
+   * unposted; a holder that died loses the claim when its lease runs out.
+   */
+  async claimCard(id: string, owner: string, now: Date, leaseMs: number): Promise<boolean> {
+    const r = await this.run('recordings.claimCard', () =>
+      this.coll.updateOne(
+        {
+          _id: id,
+          $or: [{ 'card.state': 'none' }, { 'card.state': 'posting', 'card.leaseUntil': { $lte: now } }],
+        },
+        { $set: { card: { state: 'posting', owner, leaseUntil: new Date(now.getTime() + leaseMs) }, updatedAt: now } },
+      ),
+    );
+    return r.modifiedCount === 1;
+  }
+
+  async markCardPosted(id: string, owner: string, activityId: string, now: Date): Promise<boolean> {
+    const r = await this.run('recordings.markCardPosted', () =>
+      this.coll.updateOne(
+        { _id: id, 'card.state': 'posting', 'card.owner': owner },
+        { $set: { card: { state: 'posted', activityId, postedAt: now }, updatedAt: now } },
+      ),
+    );
+    return r.modifiedCount === 1;
+  }
+
+  async addTranscript(id: string, transcriptId: string, now: Date): Promise<RecordingRecord | null> {
+    return this.run('recordings.addTranscript', () =>
+      this.coll.findOneAndUpdate(
+        { _id: id },
+        { $addToSet: { transcriptIds: transcriptId }, $set: { updatedAt: now } },
+        { returnDocument: 'after' },
+      ),
+    );
+  }
+
+  async recordDownload(id: string, now: Date): Promise<void> {
+    await this.run('recordings.recordDownload', () =>
+      this.coll.updateOne({ _id: id }, { $inc: { downloadCount: 1 }, $set: { lastDownloadedAt: now } }),
+    );
+  }
+}
