@@ -86,7 +86,9 @@ function guarded<T>(fn: () => T): T {
     return fn();
   } catch (err) {
     if (err instanceof CommandError) throw err;
-    throw badValue((err as Error).message);
+    const message = (err as Error).message;
+    if (/immutable field '_id'/.test(message)) throw new CommandError(66, 'ImmutableField', message);
+    throw badValue(message);
   }
 }
 
@@ -333,6 +335,7 @@ export class Engine {
   /** Checks unique indexes for `doc` (replacing `previous` if given), then stores it. */
   private put(db: string, coll: string, c: Collection, doc: Document, previous: Document | undefined, records: JournalRecord[]): void {
     const id = keyOf(doc._id);
+    if (!previous && c.docs.has(id)) throw this.duplicateKey(db, coll, c.indexes.get('_id_')!, doc);
     const changes: [Map<string, string>, string[], string[]][] = [];
     for (const spec of c.indexes.values()) {
       if (!spec.unique && spec.name !== '_id_') continue;

@@ -38,7 +38,11 @@ const mongoUri = z.string().superRefine((uri, ctx) => {
     // The driver's own parser: the constructor validates without connecting.
     new MongoClient(uri);
   } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `is not a valid MongoDB connection string (${(err as Error).message})` });
+    // The driver's message may quote parts of the value; the value may hold a password.
+    const secret = /\/\/([^@/]*)@/.exec(uri)?.[1];
+    let reason = (err as Error).message.split(uri).join('<value>');
+    if (secret) reason = reason.split(secret).join('***');
+    ctx.addIssue({ code: 'custom', message: `is not a valid MongoDB connection string (${reason})` });
   }
 });
 
