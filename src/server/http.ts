@@ -41,7 +41,8 @@ export function createHttpServer(options: HttpServerOptions): Server {
   server.on('after', (req: Request, res: Response, _route: unknown, err: unknown) => {
     // The path only: query strings can carry tokens (Graph's validationToken, for one).
     const entry = { method: req.method, path: req.getPath(), status: res.statusCode, ms: Date.now() - req.time() };
-    if (res.statusCode >= 500) req.logger.error({ ...entry, err }, 'request failed');
+    if (err) req.logger.error({ ...entry, err }, 'request failed');
+    else if (res.statusCode >= 500) req.logger.warn(entry, 'request answered unavailable');
     else req.logger.info(entry, 'request');
   });
 

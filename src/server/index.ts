@@ -103,7 +103,9 @@ export function createApp(options: AppOptions): App {
       logger.info('shutting down');
       const http = server.server;
       const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+      // Connections that finish their request while we wait go idle; close them as they do.
       http.closeIdleConnections();
+      const reaper = setInterval(() => http.closeIdleConnections(), 50);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {
         timer = setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs);
@@ -114,6 +116,7 @@ export function createApp(options: AppOptions): App {
         await closed;
       }
       clearTimeout(timer);
+      clearInterval(reaper);
       await bootstrap;
       await store.close();
       logger.info('stopped');

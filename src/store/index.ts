@@ -7,7 +7,7 @@ import { InboxRepository } from './inbox.js';
 import { LeasesRepository } from './leases.js';
 import { MeetingsRepository } from './meetings.js';
 import { RecordingsRepository } from './recordings.js';
-import { createRunner, type RetryOptions } from './retry.js';
+import { createRunner, type RetryOptions, type Runner } from './retry.js';
 import { SubscriptionsRepository } from './subscriptions.js';
 
 export type { AuditEntry, NewAuditEntry } from './audit.js';
@@ -63,7 +63,21 @@ export function createStore(options: StoreOptions): Store {
   const log = options.logger.child({ component: 'store' });
   client.on('serverHeartbeatFailed', (e) => log.debug({ connectionId: e.connectionId, err: e.failure }, 'mongodb heartbeat failed'));
   const db = client.db(options.dbName);
-  const run = createRunner(options.retry);
+  // The driver's implicit connect closes the client for good when the first attempt fails
+  // (MongoTopologyClosedError ever after). Connecting explicitly until it succeeds once avoids
+  // that; after the first success the driver reconnects by itself through outages.
+  let connected = false;
+  const ensureConnected = async (): Promise<void> => {
+    if (connected) return;
+    await client.connect();
+    connected = true;
+  };
+  const retrying = createRunner(options.retry);
+  const run: Runner = (operation, fn) =>
+    retrying(operation, async () => {
+      await ensureConnected();
+      return fn();
+    });
   const coll = <T extends object>(name: CollectionName) => db.collection<T>(name);
 
   return {
@@ -88,8 +102,8 @@ export function createStore(options: StoreOptions): Store {
       const timeout = new Promise<false>((resolve) => {
         timer = setTimeout(() => resolve(false), timeoutMs);
       });
-      const attempt = db
-        .command({ ping: 1 })
+      const attempt = ensureConnected()
+        .then(() => db.command({ ping: 1 }))
         .then(() => true)
         .catch((err: unknown) => {
           log.debug({ err }, 'mongodb ping failed');

@@ -385,6 +385,21 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
       assert.deepEqual((await store.audit.list()).map((e) => e.action), ['after', 'before']);
     });
 
+    it('recovers when the server appears after a failed first connect (regression: the driver closed its topology for good)', async function () {
+      if (!mongo.local) this.skip();
+      const port = mongo.local.port;
+      await mongo.local.close();
+      const late = createStore({ uri: mongo.uri, dbName, logger: silentLogger(), serverSelectionTimeoutMs: 300, heartbeatMs: 500 });
+      try {
+        await assert.rejects(late.audit.list(), StoreUnavailableError);
+        await assert.rejects(late.audit.list(), StoreUnavailableError);
+        mongo.local = await startMongoServer({ ...mongo.localOptions, port });
+        assert.deepEqual(await late.audit.list(), []);
+      } finally {
+        await late.close();
+      }
+    });
+
     it('reports an unreachable server as StoreUnavailableError, not a driver error', async () => {
       const dead = createStore({ uri: 'mongodb://127.0.0.1:1/?directConnection=true', dbName, logger: silentLogger(), serverSelectionTimeoutMs: 200 });
       try {
