@@ -32,6 +32,7 @@ export function isUnavailable(err: unknown): boolean {
 export type Runner = <R>(operation: string, fn: () => Promise<R>) => Promise<R>;
 
 export interface RetryOptions {
+  /** Total tries, the first included (default 3). */
   maxAttempts?: number;
   initialDelayMs?: number;
   maxDelayMs?: number;
@@ -43,7 +44,8 @@ export interface RetryOptions {
  */
 export function createRunner(options: RetryOptions = {}): Runner {
   const policy = retry(handleWhen(isTransient), {
-    maxAttempts: options.maxAttempts ?? 3,
+    // cockatiel counts retries, not tries.
+    maxAttempts: (options.maxAttempts ?? 3) - 1,
     backoff: new ExponentialBackoff({
       initialDelay: options.initialDelayMs ?? 50,
       maxDelay: options.maxDelayMs ?? 500,

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { eventually, tempDir } from '../support/mongo.js';
+
+/**
+ * `npm start` as a newcomer runs it: the launcher as a real process, its children real
+ * processes, talking over real sockets.
+ */
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function runLauncher(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['MONGODB_URI', 'PORT', 'ENV_NAME'].includes(k)));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts'], {
+    cwd: root,
+    env: { ...clean, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false; // ESRCH: the process is gone, which is what the caller asks about
+  }
+}
+
+describe('dev/start: the local launcher (npm start)', function () {
+  this.timeout(60_000);
+
+  it('exits non-zero with one line naming MONGODB_URI when it is nonsense', async () => {
+    const run = runLauncher({ MONGODB_URI: 'nonsense' });
+    assert.notEqual(await run.exited, 0);
+    const lines = run.output().trim().split('\n');
+    assert.equal(lines.length, 1, run.output());
+    assert.match(lines[0]!, /^config error: MONGODB_URI is not a valid MongoDB connection string/);
+  });
+
+  it('exits non-zero naming a bad app setting before starting anything', async () => {
+    const run = runLauncher({ PORT: 'http' });
+    assert.notEqual(await run.exited, 0);
+    assert.match(run.output().trim(), /^config error: PORT must be a whole number\. Set PORT to a free TCP port/);
+  });
+
+  it('starts the local MongoDB server and the app, prints where, and stops both on Ctrl-C', async () => {
+    const data = tempDir('cr-start-');
+    const run = runLauncher({ PORT: '0', LOCAL_MONGO_PORT: '0', LOCAL_DATA_DIR: data.dir, LOG_LEVEL: 'warn' });
+    try {
+      const printed = await eventually(async () => /Press Ctrl-C to stop/.test(run.output()), 30_000, 100);
+      assert.ok(printed, run.output());
+      const out = run.output();
+      const url = /App\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      assert.ok(url, out);
+      assert.match(out, /MongoDB\s+mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true \(local server, data in /);
+      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      assert.ok(await eventually(async () => (await fetch(`${url}/readyz`)).status === 200, 10_000), 'ready');
+
+      const children = await childPids(run.child.pid!);
+      assert.equal(children.length, 2, `expected mongo and app children, got ${children.join(',')}`);
+      run.child.kill('SIGINT');
+      assert.equal(await run.exited, 0);
+      for (const pid of children) assert.equal(alive(pid), false, `child ${pid} still running`);
+    } finally {
+      run.child.kill('SIGKILL');
+      data.remove();
+    }
+  });
+
+  it('takes the children down when the launcher itself is killed (no orphans)', async () => {
+    const data = tempDir('cr-start-');
+    const run = runLauncher({ PORT: '0', LOCAL_MONGO_PORT: '0', LOCAL_DATA_DIR: data.dir, LOG_LEVEL: 'warn' });
+    try {
+      assert.ok(await eventually(async () => /Press Ctrl-C to stop/.test(run.output()), 30_000, 100), run.output());
+      const children = await childPids(run.child.pid!);
+      run.child.kill('SIGKILL');
+      await run.exited;
+      assert.ok(await eventually(async () => children.every((pid) => !alive(pid)), 10_000, 100), 'children exited');
+    } finally {
+      data.remove();
+    }
+  });
+});
+
+/** Direct node children of `pid` running our entry points, from /proc (Linux). */
+async function childPids(pid: number): Promise<number[]> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const out: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
+      if (ppid === pid && /(dev\/mongo|src)\/main\.ts/.test(cmdline)) out.push(Number(entry));
+    } catch {
+      // the process ended while we looked; it is not a child any more
+    }
+  }
+  return out;
+}
