@@ -23,7 +23,12 @@ function fail(message: string): never {
 }
 
 /** Forks a TypeScript entry point with an IPC channel and waits for its "listening" message. */
-function launch(name: string, entry: string, args: string[], env: Env): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
+function launch(
+  name: string,
+  entry: string,
+  args: string[],
+  env: Env,
+): Promise<{ child: ChildProcess; info: Record<string, unknown> }> {
   const child = fork(path.join(root, entry), args, {
     cwd: root,
     env: env as NodeJS.ProcessEnv,
@@ -34,7 +39,9 @@ function launch(name: string, entry: string, args: string[], env: Env): Promise<
     child.once('message', (msg: Record<string, unknown>) => {
       if (msg?.type === 'listening') resolve({ child, info: msg });
     });
-    child.once('exit', (code) => reject(new Error(`${name} exited with status ${code} before it was ready`)));
+    child.once('exit', (code) =>
+      reject(new Error(`${name} exited with status ${code} before it was ready`)),
+    );
   });
 }
 
@@ -89,7 +96,12 @@ async function main(): Promise<void> {
     if (mongoUri) {
       mongoLine = `${redactUri(mongoUri)} (from MONGODB_URI)`;
     } else {
-      const started = await launch('the local MongoDB-compatible server', 'dev/mongo/main.ts', ['--port', String(launcher.localMongoPort), '--dbpath', dataDir], env);
+      const started = await launch(
+        'the local MongoDB-compatible server',
+        'dev/mongo/main.ts',
+        ['--port', String(launcher.localMongoPort), '--dbpath', dataDir],
+        env,
+      );
       mongo = started.child;
       mongoUri = String(started.info.uri);
       mongoLine = `${mongoUri} (local server, data in ${path.relative(process.cwd(), dataDir) || dataDir})`;

@@ -87,17 +87,29 @@ function guarded<T>(fn: () => T): T {
   } catch (err) {
     if (err instanceof CommandError) throw err;
     const message = (err as Error).message;
-    if (/immutable field '_id'/.test(message)) throw new CommandError(66, 'ImmutableField', message);
+    if (/immutable field '_id'/.test(message))
+      throw new CommandError(66, 'ImmutableField', message);
     throw badValue(message);
   }
 }
 
 function validateName(db: string, coll?: string): void {
   if (!db || /[/\\. "$\0]/.test(db)) {
-    throw new CommandError(codes.InvalidNamespace, 'InvalidNamespace', `Invalid database name: '${db}'`);
+    throw new CommandError(
+      codes.InvalidNamespace,
+      'InvalidNamespace',
+      `Invalid database name: '${db}'`,
+    );
   }
-  if (coll !== undefined && (!coll || coll.includes('$') || coll.includes('\0') || coll.startsWith('system.'))) {
-    throw new CommandError(codes.InvalidNamespace, 'InvalidNamespace', `Invalid collection name: ${coll}`);
+  if (
+    coll !== undefined &&
+    (!coll || coll.includes('$') || coll.includes('\0') || coll.startsWith('system.'))
+  ) {
+    throw new CommandError(
+      codes.InvalidNamespace,
+      'InvalidNamespace',
+      `Invalid collection name: ${coll}`,
+    );
   }
 }
 
@@ -154,7 +166,11 @@ export class Engine {
 
   create(db: string, coll: string): void {
     if (this.collection(db, coll)) {
-      throw new CommandError(codes.NamespaceExists, 'NamespaceExists', `Collection ${db}.${coll} already exists.`);
+      throw new CommandError(
+        codes.NamespaceExists,
+        'NamespaceExists',
+        `Collection ${db}.${coll} already exists.`,
+      );
     }
     const records: JournalRecord[] = [];
     this.ensureCollection(db, coll, records);
@@ -178,7 +194,11 @@ export class Engine {
   listIndexes(db: string, coll: string): IndexSpec[] {
     const c = this.collection(db, coll);
     if (!c) {
-      throw new CommandError(codes.NamespaceNotFound, 'NamespaceNotFound', `ns does not exist: ${db}.${coll}`);
+      throw new CommandError(
+        codes.NamespaceNotFound,
+        'NamespaceNotFound',
+        `ns does not exist: ${db}.${coll}`,
+      );
     }
     return [...c.indexes.values()].map((s) => cloneValue(s));
   }
@@ -229,7 +249,12 @@ export class Engine {
 
   dropIndexes(db: string, coll: string, index: unknown): number {
     const c = this.collection(db, coll);
-    if (!c) throw new CommandError(codes.NamespaceNotFound, 'NamespaceNotFound', `ns not found ${db}.${coll}`);
+    if (!c)
+      throw new CommandError(
+        codes.NamespaceNotFound,
+        'NamespaceNotFound',
+        `ns not found ${db}.${coll}`,
+      );
     const was = c.indexes.size;
     let names: string[];
     if (index === '*') {
@@ -247,7 +272,11 @@ export class Engine {
     for (const name of names) {
       if (name === '_id_') throw new CommandError(72, 'InvalidOptions', 'cannot drop _id index');
       if (!c.indexes.has(name)) {
-        throw new CommandError(codes.IndexNotFound, 'IndexNotFound', `index not found with name [${name}]`);
+        throw new CommandError(
+          codes.IndexNotFound,
+          'IndexNotFound',
+          `index not found with name [${name}]`,
+        );
       }
     }
     const records: JournalRecord[] = [];
@@ -271,7 +300,11 @@ export class Engine {
       }
     }
     if (!isPlainObject(raw.key) || Object.keys(raw.key).length === 0) {
-      throw new CommandError(67, 'CannotCreateIndex', 'Index key pattern must be a non-empty object');
+      throw new CommandError(
+        67,
+        'CannotCreateIndex',
+        'Index key pattern must be a non-empty object',
+      );
     }
     for (const dir of Object.values(raw.key)) {
       if (dir !== 1 && dir !== -1) {
@@ -294,15 +327,24 @@ export class Engine {
     if (raw.expireAfterSeconds !== undefined) {
       const s = raw.expireAfterSeconds;
       if (typeof s !== 'number' || !Number.isInteger(s) || s < 0) {
-        throw new CommandError(67, 'CannotCreateIndex', 'TTL index \'expireAfterSeconds\' option must be a non-negative integer');
+        throw new CommandError(
+          67,
+          'CannotCreateIndex',
+          "TTL index 'expireAfterSeconds' option must be a non-negative integer",
+        );
       }
       if (Object.keys(raw.key).length !== 1) {
-        throw new CommandError(67, 'CannotCreateIndex', 'TTL indexes are single-field indexes, compound indexes do not support TTL');
+        throw new CommandError(
+          67,
+          'CannotCreateIndex',
+          'TTL indexes are single-field indexes, compound indexes do not support TTL',
+        );
       }
       spec.expireAfterSeconds = s;
     }
     if (raw.partialFilterExpression !== undefined) {
-      if (!isPlainObject(raw.partialFilterExpression)) throw badValue('partialFilterExpression must be an object');
+      if (!isPlainObject(raw.partialFilterExpression))
+        throw badValue('partialFilterExpression must be an object');
       spec.partialFilterExpression = raw.partialFilterExpression as Document;
     }
     return spec;
@@ -313,7 +355,8 @@ export class Engine {
     const fields = Object.keys(spec.key);
     const values = fields.map((f) => getPath(doc, f));
     if (spec.sparse && values.every((v) => v === undefined)) return [];
-    if (spec.partialFilterExpression && !new Query(spec.partialFilterExpression).test(doc)) return [];
+    if (spec.partialFilterExpression && !new Query(spec.partialFilterExpression).test(doc))
+      return [];
     if (fields.length === 1 && Array.isArray(values[0])) {
       const arr = values[0] as unknown[];
       return arr.length === 0 ? [keyOf(undefined)] : [...new Set(arr.map(keyOf))];
@@ -333,7 +376,14 @@ export class Engine {
   }
 
   /** Checks unique indexes for `doc` (replacing `previous` if given), then stores it. */
-  private put(db: string, coll: string, c: Collection, doc: Document, previous: Document | undefined, records: JournalRecord[]): void {
+  private put(
+    db: string,
+    coll: string,
+    c: Collection,
+    doc: Document,
+    previous: Document | undefined,
+    records: JournalRecord[],
+  ): void {
     const id = keyOf(doc._id);
     if (!previous && c.docs.has(id)) throw this.duplicateKey(db, coll, c.indexes.get('_id_')!, doc);
     const changes: [Map<string, string>, string[], string[]][] = [];
@@ -356,7 +406,13 @@ export class Engine {
     records.push({ op: 'put', db, coll, doc });
   }
 
-  private remove(db: string, coll: string, c: Collection, doc: Document, records: JournalRecord[]): void {
+  private remove(
+    db: string,
+    coll: string,
+    c: Collection,
+    doc: Document,
+    records: JournalRecord[],
+  ): void {
     const id = keyOf(doc._id);
     for (const spec of c.indexes.values()) {
       const map = c.unique.get(spec.name);
@@ -376,7 +432,8 @@ export class Engine {
     if (!c) return [];
     return guarded(() => {
       let cursor = new Query(filter).find<Document>([...c.docs.values()], options.projection);
-      if (options.sort && Object.keys(options.sort).length > 0) cursor = cursor.sort(options.sort as never);
+      if (options.sort && Object.keys(options.sort).length > 0)
+        cursor = cursor.sort(options.sort as never);
       if (options.skip) cursor = cursor.skip(options.skip);
       if (options.limit) cursor = cursor.limit(Math.abs(options.limit));
       return cursor.all().map((d) => cloneValue(d));
@@ -395,7 +452,11 @@ export class Engine {
     for (const stage of pipeline) {
       const op = Object.keys(stage)[0];
       if (op === '$out' || op === '$merge') {
-        throw new CommandError(codes.NotImplemented, 'NotImplemented', `${op} is not supported by the local MongoDB-compatible server`);
+        throw new CommandError(
+          codes.NotImplemented,
+          'NotImplemented',
+          `${op} is not supported by the local MongoDB-compatible server`,
+        );
       }
     }
     const source = [...(this.collection(db, coll)?.docs.values() ?? [])];
@@ -410,7 +471,12 @@ export class Engine {
 
   // ---- writes -----------------------------------------------------------------------------
 
-  insert(db: string, coll: string, docs: Document[], ordered: boolean): { n: number; writeErrors: WriteError[] } {
+  insert(
+    db: string,
+    coll: string,
+    docs: Document[],
+    ordered: boolean,
+  ): { n: number; writeErrors: WriteError[] } {
     const records: JournalRecord[] = [];
     const c = this.ensureCollection(db, coll, records);
     const writeErrors: WriteError[] = [];
@@ -441,7 +507,11 @@ export class Engine {
     const isPipeline = Array.isArray(spec.u);
     const isOps = !isPipeline && isOperatorDoc(spec.u as Document);
     if (spec.multi && !isPipeline && !isOps) {
-      throw new CommandError(codes.FailedToParse, 'FailedToParse', 'multi update is not supported for replacement-style update');
+      throw new CommandError(
+        codes.FailedToParse,
+        'FailedToParse',
+        'multi update is not supported for replacement-style update',
+      );
     }
     let targets = c ? this.find(db, coll, spec.q, spec.sort ? { sort: spec.sort } : {}) : [];
     if (!spec.multi) targets = targets.slice(0, 1);
@@ -459,7 +529,11 @@ export class Engine {
       const previous = c!.docs.get(keyOf(target._id))!;
       const next = this.applyTo(previous, spec, isPipeline, isOps, false);
       if (keyOf(next._id) !== keyOf(previous._id)) {
-        throw new CommandError(66, 'ImmutableField', "Performing an update on the path '_id' would modify the immutable field '_id'");
+        throw new CommandError(
+          66,
+          'ImmutableField',
+          "Performing an update on the path '_id' would modify the immutable field '_id'",
+        );
       }
       before ??= cloneValue(previous);
       if (keyOf(next) !== keyOf(previous)) {
@@ -468,27 +542,52 @@ export class Engine {
       }
       after ??= next;
     }
-    return { matched: targets.length, modified, before, after: after ? cloneValue(after) : undefined };
+    return {
+      matched: targets.length,
+      modified,
+      before,
+      after: after ? cloneValue(after) : undefined,
+    };
   }
 
-  private applyTo(previous: Document, spec: UpdateSpec, isPipeline: boolean, isOps: boolean, inserting: boolean): Document {
+  private applyTo(
+    previous: Document,
+    spec: UpdateSpec,
+    isPipeline: boolean,
+    isOps: boolean,
+    inserting: boolean,
+  ): Document {
     if (isPipeline) {
-      return guarded(() => new Aggregator(spec.u as Document[]).run([cloneValue(previous)])[0] as Document);
+      return guarded(
+        () => new Aggregator(spec.u as Document[]).run([cloneValue(previous)])[0] as Document,
+      );
     }
     if (!isOps) {
       const replacement = cloneValue(spec.u as Document);
       const { _id: replacementId, ...rest } = replacement;
       if (replacementId !== undefined && keyOf(replacementId) !== keyOf(previous._id)) {
-        throw new CommandError(66, 'ImmutableField', "Performing an update on the path '_id' would modify the immutable field '_id'");
+        throw new CommandError(
+          66,
+          'ImmutableField',
+          "Performing an update on the path '_id' would modify the immutable field '_id'",
+        );
       }
       return { _id: previous._id, ...rest };
     }
     const { $setOnInsert, ...ops } = spec.u as Document;
     const modifier: Document = { ...ops };
-    if (inserting && $setOnInsert) modifier.$set = { ...(modifier.$set as Document | undefined), ...($setOnInsert as Document) };
+    if (inserting && $setOnInsert)
+      modifier.$set = { ...(modifier.$set as Document | undefined), ...($setOnInsert as Document) };
     const doc = cloneValue(previous);
     if (Object.keys(modifier).length > 0) {
-      guarded(() => applyUpdate(doc, modifier as never, spec.arrayFilters, inserting ? undefined : (spec.q as never)));
+      guarded(() =>
+        applyUpdate(
+          doc,
+          modifier as never,
+          spec.arrayFilters,
+          inserting ? undefined : (spec.q as never),
+        ),
+      );
     }
     return doc;
   }
@@ -575,7 +674,16 @@ export class Engine {
   findAndModify(
     db: string,
     coll: string,
-    args: { query: Document; sort?: Document; remove: boolean; update?: Document | Document[]; upsert: boolean; returnNew: boolean; fields?: Document; arrayFilters?: Document[] },
+    args: {
+      query: Document;
+      sort?: Document;
+      remove: boolean;
+      update?: Document | Document[];
+      upsert: boolean;
+      returnNew: boolean;
+      fields?: Document;
+      arrayFilters?: Document[];
+    },
   ): { value: Document | null; lastErrorObject: Document } {
     const records: JournalRecord[] = [];
     const project = (doc: Document | undefined): Document | null => {
@@ -586,18 +694,34 @@ export class Engine {
     try {
       if (args.remove) {
         const c = this.collection(db, coll);
-        const target = c ? this.find(db, coll, args.query, args.sort ? { sort: args.sort } : {})[0] : undefined;
+        const target = c
+          ? this.find(db, coll, args.query, args.sort ? { sort: args.sort } : {})[0]
+          : undefined;
         if (target) this.remove(db, coll, c!, c!.docs.get(keyOf(target._id))!, records);
         return { value: project(target), lastErrorObject: { n: target ? 1 : 0 } };
       }
-      if (args.update === undefined) throw new CommandError(codes.FailedToParse, 'FailedToParse', 'Either an update or remove=true must be specified');
+      if (args.update === undefined)
+        throw new CommandError(
+          codes.FailedToParse,
+          'FailedToParse',
+          'Either an update or remove=true must be specified',
+        );
       const r = this.updateOne(
         db,
         coll,
-        { q: args.query, u: args.update, upsert: args.upsert, sort: args.sort, arrayFilters: args.arrayFilters },
+        {
+          q: args.query,
+          u: args.update,
+          upsert: args.upsert,
+          sort: args.sort,
+          arrayFilters: args.arrayFilters,
+        },
         records,
       );
-      const lastErrorObject: Document = { n: r.upsertedId !== undefined ? 1 : r.matched, updatedExisting: r.matched > 0 };
+      const lastErrorObject: Document = {
+        n: r.upsertedId !== undefined ? 1 : r.matched,
+        updatedExisting: r.matched > 0,
+      };
       if (r.upsertedId !== undefined) lastErrorObject.upserted = r.upsertedId;
       const value = args.returnNew ? r.after : r.upsertedId !== undefined ? undefined : r.before;
       return { value: project(value), lastErrorObject };
@@ -619,7 +743,10 @@ export class Engine {
             const dates = (Array.isArray(v) ? v : [v]).filter((x): x is Date => x instanceof Date);
             if (dates.length === 0) continue;
             const earliest = Math.min(...dates.map((d) => d.getTime()));
-            if (earliest + spec.expireAfterSeconds * 1000 <= now.getTime() && c.docs.has(keyOf(doc._id))) {
+            if (
+              earliest + spec.expireAfterSeconds * 1000 <= now.getTime() &&
+              c.docs.has(keyOf(doc._id))
+            ) {
               this.remove(db, coll, c, doc, records);
             }
           }
@@ -643,7 +770,8 @@ export class Engine {
       for (const [coll, c] of colls) {
         out.push({ op: 'createColl', db, coll });
         for (const spec of c.indexes.values()) {
-          if (spec.name !== '_id_') out.push({ op: 'index', db, coll, spec: spec as unknown as Document });
+          if (spec.name !== '_id_')
+            out.push({ op: 'index', db, coll, spec: spec as unknown as Document });
         }
         for (const doc of c.docs.values()) out.push({ op: 'put', db, coll, doc });
       }
@@ -688,7 +816,9 @@ export class Engine {
           const map = c.unique.get(spec.name);
           if (!map) continue;
           const id = keyOf(r.doc._id);
-          if (previous) for (const k of spec.name === '_id_' ? [id] : this.indexKeys(spec, previous)) map.delete(k);
+          if (previous)
+            for (const k of spec.name === '_id_' ? [id] : this.indexKeys(spec, previous))
+              map.delete(k);
           for (const k of spec.name === '_id_' ? [id] : this.indexKeys(spec, r.doc)) map.set(k, id);
         }
         c.docs.set(keyOf(r.doc._id), r.doc);

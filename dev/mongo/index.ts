@@ -36,10 +36,14 @@ export interface RunningMongoServer {
  * Starts the local MongoDB-compatible server: the MongoDB wire protocol over TCP, so that the
  * official driver talks to it exactly as it would to mongod.
  */
-export async function startMongoServer(options: MongoServerOptions = {}): Promise<RunningMongoServer> {
+export async function startMongoServer(
+  options: MongoServerOptions = {},
+): Promise<RunningMongoServer> {
   const now = options.now ?? (() => new Date());
   const log = options.log ?? (() => undefined);
-  const engine = new Engine(options.dbPath ? new Journal({ dir: options.dbPath, fsync: options.fsync }) : undefined);
+  const engine = new Engine(
+    options.dbPath ? new Journal({ dir: options.dbPath, fsync: options.fsync }) : undefined,
+  );
   const commands = new Commands({ engine, now });
   const sockets = new Set<net.Socket>();
   let connectionId = 0;
@@ -57,7 +61,8 @@ export async function startMongoServer(options: MongoServerOptions = {}): Promis
         for (const raw of messages) {
           const req = parseMessage(raw);
           if (req.kind === 'query') {
-            if (!req.collection.endsWith('.$cmd')) throw new ProtocolError('legacy OP_QUERY is only accepted for commands');
+            if (!req.collection.endsWith('.$cmd'))
+              throw new ProtocolError('legacy OP_QUERY is only accepted for commands');
             const reply = commands.run(req.query, { ...ctx, legacy: true });
             socket.write(encodeReply(req.header.requestId, reply));
           } else {

@@ -21,9 +21,11 @@ function fail(message: string): never {
 }
 
 const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0-65535, got "${values.port}"`);
+if (!Number.isInteger(port) || port < 0 || port > 65535)
+  fail(`--port must be 0-65535, got "${values.port}"`);
 const ttlIntervalMs = Number(values['ttl-interval-ms']);
-if (!Number.isInteger(ttlIntervalMs) || ttlIntervalMs < 10) fail('--ttl-interval-ms must be an integer >= 10');
+if (!Number.isInteger(ttlIntervalMs) || ttlIntervalMs < 10)
+  fail('--ttl-interval-ms must be an integer >= 10');
 
 try {
   const server = await startMongoServer({

@@ -42,7 +42,10 @@ const mongoUri = z.string().superRefine((uri, ctx) => {
     const secret = /\/\/([^@/]*)@/.exec(uri)?.[1];
     let reason = (err as Error).message.split(uri).join('<value>');
     if (secret) reason = reason.split(secret).join('***');
-    ctx.addIssue({ code: 'custom', message: `is not a valid MongoDB connection string (${reason})` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `is not a valid MongoDB connection string (${reason})`,
+    });
   }
 });
 
@@ -75,14 +78,19 @@ const appSchema = z.object({
   MONGODB_SERVER_SELECTION_TIMEOUT_MS: int(100, 600_000).default(5000),
   MONGODB_HEARTBEAT_MS: int(500, 600_000).default(2000),
   LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { message: 'is not a log level' })
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      message: 'is not a log level',
+    })
     .default('info'),
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
 });
 
 const launcherSchema = z.object({
-  ENV_NAME: z.string().regex(/^[a-z0-9-]+$/, { message: 'must be lower-case letters, digits or dashes' }).default('local'),
+  ENV_NAME: z
+    .string()
+    .regex(/^[a-z0-9-]+$/, { message: 'must be lower-case letters, digits or dashes' })
+    .default('local'),
   LOCAL_MONGO_PORT: int(0, 65535).default(27117),
   LOCAL_DATA_DIR: z.string().min(1, { message: 'must not be empty' }).default('.data'),
   MONGODB_URI: mongoUri.optional(),
@@ -99,7 +107,11 @@ function parse<S extends z.ZodType>(schema: S, env: Env): z.output<S> {
   const issue = result.error.issues[0]!;
   const variable = String(issue.path[0] ?? 'environment');
   // Never echo the value: it may be a secret.
-  throw new ConfigError(variable, issue.message, FIX[variable] ?? 'See the configuration table in README.md.');
+  throw new ConfigError(
+    variable,
+    issue.message,
+    FIX[variable] ?? 'See the configuration table in README.md.',
+  );
 }
 
 /** Reads and validates the app's settings. Throws ConfigError naming the first bad variable. */

@@ -38,7 +38,8 @@ export interface ErrorBody {
  */
 export function describe(err: unknown, requestId?: string): { status: number; body: ErrorBody } {
   let code: ErrorCode = ErrorCode.Internal;
-  let message = 'Something went wrong on our side. Try again; if it keeps failing, tell your admin the request id.';
+  let message =
+    'Something went wrong on our side. Try again; if it keeps failing, tell your admin the request id.';
   if (err instanceof AppError) {
     code = err.code;
     if (code !== ErrorCode.Internal && code !== ErrorCode.ConfigInvalid) message = err.message;
@@ -46,7 +47,10 @@ export function describe(err: unknown, requestId?: string): { status: number; bo
     code = RESTIFY_CODES[err.name]!;
     message = publicRestifyMessage(code);
   }
-  return { status: STATUS[code], body: { error: { code, message, ...(requestId ? { requestId } : {}) } } };
+  return {
+    status: STATUS[code],
+    body: { error: { code, message, ...(requestId ? { requestId } : {}) } },
+  };
 }
 
 function publicRestifyMessage(code: ErrorCode): string {

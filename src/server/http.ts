@@ -25,7 +25,10 @@ export interface HttpServerOptions {
  * and JSON errors. Routes are registered by the composition root.
  */
 export function createHttpServer(options: HttpServerOptions): Server {
-  const server = restify.createServer({ name: 'classroom-recorder', handleUncaughtExceptions: false });
+  const server = restify.createServer({
+    name: 'classroom-recorder',
+    handleUncaughtExceptions: false,
+  });
   const log = options.logger.child({ component: 'http' });
 
   server.pre((req: Request, res: Response, next) => {
@@ -40,7 +43,12 @@ export function createHttpServer(options: HttpServerOptions): Server {
 
   server.on('after', (req: Request, res: Response, _route: unknown, err: unknown) => {
     // The path only: query strings can carry tokens (Graph's validationToken, for one).
-    const entry = { method: req.method, path: req.getPath(), status: res.statusCode, ms: Date.now() - req.time() };
+    const entry = {
+      method: req.method,
+      path: req.getPath(),
+      status: res.statusCode,
+      ms: Date.now() - req.time(),
+    };
     if (err) req.logger.error({ ...entry, err }, 'request failed');
     else if (res.statusCode >= 500) req.logger.warn(entry, 'request answered unavailable');
     else req.logger.info(entry, 'request');

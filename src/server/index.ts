@@ -51,7 +51,11 @@ export function createApp(options: AppOptions): App {
   let shuttingDown = false;
   let indexesReady = false;
   let bootstrap: Promise<void> | undefined;
-  const server = createHttpServer({ logger, maxBodyBytes: config.maxBodyBytes, isShuttingDown: () => shuttingDown });
+  const server = createHttpServer({
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    isShuttingDown: () => shuttingDown,
+  });
 
   registerHealthRoutes(server, {
     async check() {
@@ -111,7 +115,10 @@ export function createApp(options: AppOptions): App {
         timer = setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs);
       });
       if ((await Promise.race([closed, timedOut])) === 'timeout') {
-        logger.warn({ timeoutMs: config.shutdownTimeoutMs }, 'in-flight requests did not finish; closing connections');
+        logger.warn(
+          { timeoutMs: config.shutdownTimeoutMs },
+          'in-flight requests did not finish; closing connections',
+        );
         http.closeAllConnections();
         await closed;
       }

@@ -31,6 +31,8 @@ export class AuditRepository {
     const q: Document = {};
     if (filter.meetingId) q.meetingId = filter.meetingId;
     if (filter.action) q.action = filter.action;
-    return this.run('audit.list', () => this.coll.find(q).sort({ at: -1, _id: -1 }).limit(limit).toArray());
+    return this.run('audit.list', () =>
+      this.coll.find(q).sort({ at: -1, _id: -1 }).limit(limit).toArray(),
+    );
   }
 }

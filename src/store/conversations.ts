@@ -41,6 +41,8 @@ export class ConversationsRepository {
   }
 
   listByTeam(teamId: string): Promise<ConversationRecord[]> {
-    return this.run('conversations.listByTeam', () => this.coll.find({ teamId }).sort({ name: 1 }).toArray());
+    return this.run('conversations.listByTeam', () =>
+      this.coll.find({ teamId }).sort({ name: 1 }).toArray(),
+    );
   }
 }

@@ -25,7 +25,10 @@ export interface InboxItem {
   expireAt?: Date;
 }
 
-export type NewInboxItem = Pick<InboxItem, 'dedupeKey' | 'kind' | 'subscriptionId' | 'tenantId' | 'payload'>;
+export type NewInboxItem = Pick<
+  InboxItem,
+  'dedupeKey' | 'kind' | 'subscriptionId' | 'tenantId' | 'payload'
+>;
 
 export class InboxRepository {
   constructor(
@@ -74,7 +77,11 @@ export class InboxRepository {
           ],
         },
         {
-          $set: { status: 'processing', leaseOwner: owner, leaseUntil: new Date(now.getTime() + leaseMs) },
+          $set: {
+            status: 'processing',
+            leaseOwner: owner,
+            leaseUntil: new Date(now.getTime() + leaseMs),
+          },
           $inc: { attempts: 1 },
         },
         { sort: { availableAt: 1 }, returnDocument: 'after' },
@@ -83,8 +90,19 @@ export class InboxRepository {
   }
 
   /** Marks a claimed item finished. False when the lease was lost to another worker. */
-  async complete(id: ObjectId, owner: string, status: 'done' | 'ignored' | 'failed', now: Date, retainMs: number, error?: string): Promise<boolean> {
-    const set: Partial<InboxItem> = { status, completedAt: now, expireAt: new Date(now.getTime() + retainMs) };
+  async complete(
+    id: ObjectId,
+    owner: string,
+    status: 'done' | 'ignored' | 'failed',
+    now: Date,
+    retainMs: number,
+    error?: string,
+  ): Promise<boolean> {
+    const set: Partial<InboxItem> = {
+      status,
+      completedAt: now,
+      expireAt: new Date(now.getTime() + retainMs),
+    };
     if (error) set.lastError = error;
     const r = await this.run('inbox.complete', () =>
       this.coll.updateOne(
@@ -96,11 +114,19 @@ export class InboxRepository {
   }
 
   /** Puts a claimed item back for another attempt at `availableAt`. */
-  async retryLater(id: ObjectId, owner: string, availableAt: Date, error: string): Promise<boolean> {
+  async retryLater(
+    id: ObjectId,
+    owner: string,
+    availableAt: Date,
+    error: string,
+  ): Promise<boolean> {
     const r = await this.run('inbox.retryLater', () =>
       this.coll.updateOne(
         { _id: id, leaseOwner: owner, status: 'processing' },
-        { $set: { status: 'pending', availableAt, lastError: error }, $unset: { leaseOwner: '', leaseUntil: '' } },
+        {
+          $set: { status: 'pending', availableAt, lastError: error },
+          $unset: { leaseOwner: '', leaseUntil: '' },
+        },
       ),
     );
     return r.modifiedCount === 1;
@@ -117,9 +143,19 @@ export class InboxRepository {
   /** Item counts per status, for the admin report and /readyz-style checks. */
   async countByStatus(): Promise<Record<InboxStatus, number>> {
     const rows = await this.run('inbox.countByStatus', () =>
-      this.coll.aggregate<{ _id: InboxStatus; n: number }>([{ $group: { _id: '$status', n: { $sum: 1 } } }]).toArray(),
+      this.coll
+        .aggregate<{ _id: InboxStatus; n: number }>([
+          { $group: { _id: '$status', n: { $sum: 1 } } },
+        ])
+        .toArray(),
     );
-    const counts: Record<InboxStatus, number> = { pending: 0, processing: 0, done: 0, ignored: 0, failed: 0 };
+    const counts: Record<InboxStatus, number> = {
+      pending: 0,
+      processing: 0,
+      done: 0,
+      ignored: 0,
+      failed: 0,
+    };
     for (const row of rows) counts[row._id] = row.n;
     return counts;
   }

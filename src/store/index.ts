@@ -61,7 +61,9 @@ export function createStore(options: StoreOptions): Store {
     appName: 'classroom-recorder',
   });
   const log = options.logger.child({ component: 'store' });
-  client.on('serverHeartbeatFailed', (e) => log.debug({ connectionId: e.connectionId, err: e.failure }, 'mongodb heartbeat failed'));
+  client.on('serverHeartbeatFailed', (e) =>
+    log.debug({ connectionId: e.connectionId, err: e.failure }, 'mongodb heartbeat failed'),
+  );
   const db = client.db(options.dbName);
   // The driver's implicit connect closes the client for good when the first attempt fails
   // (MongoTopologyClosedError ever after). Connecting explicitly until it succeeds once avoids

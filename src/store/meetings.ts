@@ -1,7 +1,8 @@
 import type { Collection } from 'mongodb';
 import { isDuplicateKey, type Runner } from './retry.js';
 
-export type RecordingStatus = 'pending' | 'enabled' | 'failed_permission' | 'failed_policy' | 'failed_graph';
+export type RecordingStatus =
+  'pending' | 'enabled' | 'failed_permission' | 'failed_policy' | 'failed_graph';
 
 /** A class meeting scheduled through the app. */
 export interface Meeting {
@@ -64,13 +65,23 @@ export class MeetingsRepository {
   }
 
   async setLinks(id: string, links: MeetingLinks, now: Date): Promise<void> {
-    await this.run('meetings.setLinks', () => this.coll.updateOne({ _id: id }, { $set: { ...links, updatedAt: now } }));
+    await this.run('meetings.setLinks', () =>
+      this.coll.updateOne({ _id: id }, { $set: { ...links, updatedAt: now } }),
+    );
   }
 
-  async setRecordingStatus(id: string, status: RecordingStatus, now: Date, reason?: string): Promise<void> {
+  async setRecordingStatus(
+    id: string,
+    status: RecordingStatus,
+    now: Date,
+    reason?: string,
+  ): Promise<void> {
     const update = reason
       ? { $set: { recordingStatus: status, failureReason: reason, updatedAt: now } }
-      : { $set: { recordingStatus: status, updatedAt: now }, $unset: { failureReason: '' as const } };
+      : {
+          $set: { recordingStatus: status, updatedAt: now },
+          $unset: { failureReason: '' as const },
+        };
     await this.run('meetings.setRecordingStatus', () => this.coll.updateOne({ _id: id }, update));
   }
 
@@ -84,7 +95,11 @@ export class MeetingsRepository {
   /** Meetings of one class conversation, newest first. */
   listByClass(conversationId: string, limit = 50): Promise<Meeting[]> {
     return this.run('meetings.listByClass', () =>
-      this.coll.find({ 'class.conversationId': conversationId }).sort({ startDateTime: -1 }).limit(limit).toArray(),
+      this.coll
+        .find({ 'class.conversationId': conversationId })
+        .sort({ startDateTime: -1 })
+        .limit(limit)
+        .toArray(),
     );
   }
 }

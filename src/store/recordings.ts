@@ -16,13 +16,22 @@ export interface RecordingRecord {
   endDateTime?: Date;
   contentUrl: string;
   transcriptIds: string[];
-  card: { state: CardState; activityId?: string; owner?: string; leaseUntil?: Date; postedAt?: Date };
+  card: {
+    state: CardState;
+    activityId?: string;
+    owner?: string;
+    leaseUntil?: Date;
+    postedAt?: Date;
+  };
   downloadCount: number;
   lastDownloadedAt?: Date;
   updatedAt: Date;
 }
 
-export type NewRecording = Omit<RecordingRecord, 'card' | 'downloadCount' | 'lastDownloadedAt' | 'transcriptIds' | 'updatedAt'>;
+export type NewRecording = Omit<
+  RecordingRecord,
+  'card' | 'downloadCount' | 'lastDownloadedAt' | 'transcriptIds' | 'updatedAt'
+>;
 
 export interface Page<T> {
   items: T[];
@@ -43,7 +52,13 @@ export class RecordingsRepository {
       this.coll.findOneAndUpdate(
         { _id },
         {
-          $setOnInsert: { ...fields, card: { state: 'none' }, downloadCount: 0, transcriptIds: [], updatedAt: now },
+          $setOnInsert: {
+            ...fields,
+            card: { state: 'none' },
+            downloadCount: 0,
+            transcriptIds: [],
+            updatedAt: now,
+          },
         },
         { upsert: true, returnDocument: 'after' },
       ),
@@ -56,13 +71,25 @@ export class RecordingsRepository {
   }
 
   /** One class's recordings, newest first, `limit` at a time. */
-  async listByConversation(conversationId: string, limit: number, before?: Date): Promise<Page<RecordingRecord>> {
-    const filter = before ? { conversationId, createdDateTime: { $lt: before } } : { conversationId };
+  async listByConversation(
+    conversationId: string,
+    limit: number,
+    before?: Date,
+  ): Promise<Page<RecordingRecord>> {
+    const filter = before
+      ? { conversationId, createdDateTime: { $lt: before } }
+      : { conversationId };
     const rows = await this.run('recordings.listByConversation', () =>
-      this.coll.find(filter).sort({ createdDateTime: -1, _id: -1 }).limit(limit + 1).toArray(),
+      this.coll
+        .find(filter)
+        .sort({ createdDateTime: -1, _id: -1 })
+        .limit(limit + 1)
+        .toArray(),
     );
     const items = rows.slice(0, limit);
-    return rows.length > limit ? { items, next: items[items.length - 1]!.createdDateTime } : { items };
+    return rows.length > limit
+      ? { items, next: items[items.length - 1]!.createdDateTime }
+      : { items };
   }
 
   /**
@@ -74,9 +101,17 @@ export class RecordingsRepository {
       this.coll.updateOne(
         {
           _id: id,
-          $or: [{ 'card.state': 'none' }, { 'card.state': 'posting', 'card.leaseUntil': { $lte: now } }],
+          $or: [
+            { 'card.state': 'none' },
+            { 'card.state': 'posting', 'card.leaseUntil': { $lte: now } },
+          ],
         },
-        { $set: { card: { state: 'posting', owner, leaseUntil: new Date(now.getTime() + leaseMs) }, updatedAt: now } },
+        {
+          $set: {
+            card: { state: 'posting', owner, leaseUntil: new Date(now.getTime() + leaseMs) },
+            updatedAt: now,
+          },
+        },
       ),
     );
     return r.modifiedCount === 1;
@@ -92,7 +127,11 @@ export class RecordingsRepository {
     return r.modifiedCount === 1;
   }
 
-  async addTranscript(id: string, transcriptId: string, now: Date): Promise<RecordingRecord | null> {
+  async addTranscript(
+    id: string,
+    transcriptId: string,
+    now: Date,
+  ): Promise<RecordingRecord | null> {
     return this.run('recordings.addTranscript', () =>
       this.coll.findOneAndUpdate(
         { _id: id },
@@ -104,7 +143,10 @@ export class RecordingsRepository {
 
   async recordDownload(id: string, now: Date): Promise<void> {
     await this.run('recordings.recordDownload', () =>
-      this.coll.updateOne({ _id: id }, { $inc: { downloadCount: 1 }, $set: { lastDownloadedAt: now } }),
+      this.coll.updateOne(
+        { _id: id },
+        { $inc: { downloadCount: 1 }, $set: { lastDownloadedAt: now } },
+      ),
     );
   }
 }

@@ -26,7 +26,11 @@ export function isTransient(err: unknown): boolean {
 
 /** Errors that mean the database cannot be reached at all (as opposed to a bad request). */
 export function isUnavailable(err: unknown): boolean {
-  return err instanceof MongoServerSelectionError || err instanceof MongoTopologyClosedError || isTransient(err);
+  return (
+    err instanceof MongoServerSelectionError ||
+    err instanceof MongoTopologyClosedError ||
+    isTransient(err)
+  );
 }
 
 export type Runner = <R>(operation: string, fn: () => Promise<R>) => Promise<R>;

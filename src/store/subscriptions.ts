@@ -46,7 +46,10 @@ export class SubscriptionsRepository {
   /** Subscriptions that expire before `cutoff`, soonest first: the renewal queue. */
   listExpiringBefore(cutoff: Date): Promise<SubscriptionRecord[]> {
     return this.run('subscriptions.listExpiringBefore', () =>
-      this.coll.find({ expirationDateTime: { $lt: cutoff } }).sort({ expirationDateTime: 1 }).toArray(),
+      this.coll
+        .find({ expirationDateTime: { $lt: cutoff } })
+        .sort({ expirationDateTime: 1 })
+        .toArray(),
     );
   }
 

@@ -37,7 +37,16 @@ describe('config', () => {
       SHUTDOWN_TIMEOUT_MS: '0',
     });
     assert.deepEqual(
-      [c.port, c.host, c.mongodbDb, c.mongodbServerSelectionTimeoutMs, c.mongodbHeartbeatMs, c.logLevel, c.maxBodyBytes, c.shutdownTimeoutMs],
+      [
+        c.port,
+        c.host,
+        c.mongodbDb,
+        c.mongodbServerSelectionTimeoutMs,
+        c.mongodbHeartbeatMs,
+        c.logLevel,
+        c.maxBodyBytes,
+        c.shutdownTimeoutMs,
+      ],
       [8080, '127.0.0.1', 'school', 1500, 750, 'debug', 2048, 0],
     );
   });
@@ -77,15 +86,35 @@ describe('config', () => {
   }
 
   it('validates launcher settings', () => {
-    assert.deepEqual(loadLauncherConfig({}), { envName: 'local', localMongoPort: 27117, localDataDir: '.data', mongodbUri: undefined });
-    assert.equal(configError(() => loadLauncherConfig({ LOCAL_MONGO_PORT: '-1' })).variable, 'LOCAL_MONGO_PORT');
-    assert.equal(configError(() => loadLauncherConfig({ MONGODB_URI: 'nonsense' })).variable, 'MONGODB_URI');
-    assert.equal(configError(() => loadLauncherConfig({ ENV_NAME: '../etc' })).variable, 'ENV_NAME');
+    assert.deepEqual(loadLauncherConfig({}), {
+      envName: 'local',
+      localMongoPort: 27117,
+      localDataDir: '.data',
+      mongodbUri: undefined,
+    });
+    assert.equal(
+      configError(() => loadLauncherConfig({ LOCAL_MONGO_PORT: '-1' })).variable,
+      'LOCAL_MONGO_PORT',
+    );
+    assert.equal(
+      configError(() => loadLauncherConfig({ MONGODB_URI: 'nonsense' })).variable,
+      'MONGODB_URI',
+    );
+    assert.equal(
+      configError(() => loadLauncherConfig({ ENV_NAME: '../etc' })).variable,
+      'ENV_NAME',
+    );
   });
 
   it('redacts credentials in connection strings', () => {
-    assert.equal(redactUri('mongodb://user:pa55@db.example:27017/x'), 'mongodb://***@db.example:27017/x');
-    assert.equal(redactUri('mongodb+srv://u:p@cluster0.example/x'), 'mongodb+srv://***@cluster0.example/x');
+    assert.equal(
+      redactUri('mongodb://user:pa55@db.example:27017/x'),
+      'mongodb://***@db.example:27017/x',
+    );
+    assert.equal(
+      redactUri('mongodb+srv://u:p@cluster0.example/x'),
+      'mongodb+srv://***@cluster0.example/x',
+    );
     assert.equal(redactUri('mongodb://127.0.0.1:27017'), 'mongodb://127.0.0.1:27017');
   });
 });

@@ -10,8 +10,14 @@ import { eventually, tempDir } from '../support/mongo.js';
  */
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-function runLauncher(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !['MONGODB_URI', 'PORT', 'ENV_NAME'].includes(k)));
+function runLauncher(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+} {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !['MONGODB_URI', 'PORT', 'ENV_NAME'].includes(k)),
+  );
   const child = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts'], {
     cwd: root,
     env: { ...clean, ...env },
@@ -20,7 +26,9 @@ function runLauncher(env: Record<string, string>): { child: ChildProcess; output
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  );
   return { child, output: () => out, exited };
 }
 
@@ -47,24 +55,46 @@ describe('dev/start: the local launcher (npm start)', function () {
   it('exits non-zero naming a bad app setting before starting anything', async () => {
     const run = runLauncher({ PORT: 'http' });
     assert.notEqual(await run.exited, 0);
-    assert.match(run.output().trim(), /^config error: PORT must be a whole number\. Set PORT to a free TCP port/);
+    assert.match(
+      run.output().trim(),
+      /^config error: PORT must be a whole number\. Set PORT to a free TCP port/,
+    );
   });
 
   it('starts the local MongoDB server and the app, prints where, and stops both on Ctrl-C', async () => {
     const data = tempDir('cr-start-');
-    const run = runLauncher({ PORT: '0', LOCAL_MONGO_PORT: '0', LOCAL_DATA_DIR: data.dir, LOG_LEVEL: 'warn' });
+    const run = runLauncher({
+      PORT: '0',
+      LOCAL_MONGO_PORT: '0',
+      LOCAL_DATA_DIR: data.dir,
+      LOG_LEVEL: 'warn',
+    });
     try {
-      const printed = await eventually(async () => /Press Ctrl-C to stop/.test(run.output()), 30_000, 100);
+      const printed = await eventually(
+        async () => /Press Ctrl-C to stop/.test(run.output()),
+        30_000,
+        100,
+      );
       assert.ok(printed, run.output());
       const out = run.output();
       const url = /App\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
       assert.ok(url, out);
-      assert.match(out, /MongoDB\s+mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true \(local server, data in /);
+      assert.match(
+        out,
+        /MongoDB\s+mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true \(local server, data in /,
+      );
       assert.equal((await fetch(`${url}/healthz`)).status, 200);
-      assert.ok(await eventually(async () => (await fetch(`${url}/readyz`)).status === 200, 10_000), 'ready');
+      assert.ok(
+        await eventually(async () => (await fetch(`${url}/readyz`)).status === 200, 10_000),
+        'ready',
+      );
 
       const children = await childPids(run.child.pid!);
-      assert.equal(children.length, 2, `expected mongo and app children, got ${children.join(',')}`);
+      assert.equal(
+        children.length,
+        2,
+        `expected mongo and app children, got ${children.join(',')}`,
+      );
       run.child.kill('SIGINT');
       assert.equal(await run.exited, 0);
       for (const pid of children) assert.equal(alive(pid), false, `child ${pid} still running`);
@@ -76,13 +106,24 @@ describe('dev/start: the local launcher (npm start)', function () {
 
   it('takes the children down when the launcher itself is killed (no orphans)', async () => {
     const data = tempDir('cr-start-');
-    const run = runLauncher({ PORT: '0', LOCAL_MONGO_PORT: '0', LOCAL_DATA_DIR: data.dir, LOG_LEVEL: 'warn' });
+    const run = runLauncher({
+      PORT: '0',
+      LOCAL_MONGO_PORT: '0',
+      LOCAL_DATA_DIR: data.dir,
+      LOG_LEVEL: 'warn',
+    });
     try {
-      assert.ok(await eventually(async () => /Press Ctrl-C to stop/.test(run.output()), 30_000, 100), run.output());
+      assert.ok(
+        await eventually(async () => /Press Ctrl-C to stop/.test(run.output()), 30_000, 100),
+        run.output(),
+      );
       const children = await childPids(run.child.pid!);
       run.child.kill('SIGKILL');
       await run.exited;
-      assert.ok(await eventually(async () => children.every((pid) => !alive(pid)), 10_000, 100), 'children exited');
+      assert.ok(
+        await eventually(async () => children.every((pid) => !alive(pid)), 10_000, 100),
+        'children exited',
+      );
     } finally {
       data.remove();
     }

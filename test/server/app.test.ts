@@ -46,7 +46,16 @@ describe('server: the composition root and its HTTP edges', () => {
   async function startApp(uri: string, extra: Record<string, string> = {}): Promise<void> {
     const capture = captureLogger();
     logs = capture.lines;
-    const config = loadConfig({ MONGODB_URI: uri, MONGODB_DB: uniqueDbName('app'), PORT: '0', HOST: '127.0.0.1', MAX_BODY_BYTES: '2048', MONGODB_SERVER_SELECTION_TIMEOUT_MS: '1000', MONGODB_HEARTBEAT_MS: '500', ...extra });
+    const config = loadConfig({
+      MONGODB_URI: uri,
+      MONGODB_DB: uniqueDbName('app'),
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MAX_BODY_BYTES: '2048',
+      MONGODB_SERVER_SELECTION_TIMEOUT_MS: '1000',
+      MONGODB_HEARTBEAT_MS: '500',
+      ...extra,
+    });
     app = createApp({ config, logger: capture.logger, routes: [testRoutes] });
     base = (await app.start()).url;
   }
@@ -102,25 +111,43 @@ describe('server: the composition root and its HTTP edges', () => {
     const res = await fetch(`${base}/nope`, { headers: { 'x-request-id': 'trace-123' } });
     assert.equal(res.status, 404);
     assert.equal(res.headers.get('x-request-id'), 'trace-123');
-    assert.deepEqual(await res.json(), { error: { code: 'NOT_FOUND', message: 'No such route.', requestId: 'trace-123' } });
+    assert.deepEqual(await res.json(), {
+      error: { code: 'NOT_FOUND', message: 'No such route.', requestId: 'trace-123' },
+    });
     const wrong = await fetch(`${base}/healthz`, { method: 'DELETE' });
     assert.equal(wrong.status, 405);
-    assert.equal(((await wrong.json()) as { error: { code: string } }).error.code, 'METHOD_NOT_ALLOWED');
+    assert.equal(
+      ((await wrong.json()) as { error: { code: string } }).error.code,
+      'METHOD_NOT_ALLOWED',
+    );
   });
 
   it('replaces a malformed request id with its own', async () => {
     await startApp(mongo.uri);
-    const res = await fetch(`${base}/healthz`, { headers: { 'x-request-id': 'bad id\twith spaces' } });
+    const res = await fetch(`${base}/healthz`, {
+      headers: { 'x-request-id': 'bad id\twith spaces' },
+    });
     assert.match(res.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
   });
 
   it('refuses bodies over MAX_BODY_BYTES with 413', async () => {
     await startApp(mongo.uri);
-    const small = await fetch(`${base}/test/echo`, { method: 'POST', body: 'x'.repeat(2048), headers: { 'content-type': 'text/plain' } });
+    const small = await fetch(`${base}/test/echo`, {
+      method: 'POST',
+      body: 'x'.repeat(2048),
+      headers: { 'content-type': 'text/plain' },
+    });
     assert.deepEqual(await small.json(), { bytes: 2048 });
-    const big = await fetch(`${base}/test/echo`, { method: 'POST', body: 'x'.repeat(2049), headers: { 'content-type': 'text/plain' } });
+    const big = await fetch(`${base}/test/echo`, {
+      method: 'POST',
+      body: 'x'.repeat(2049),
+      headers: { 'content-type': 'text/plain' },
+    });
     assert.equal(big.status, 413);
-    assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'PAYLOAD_TOO_LARGE');
+    assert.equal(
+      ((await big.json()) as { error: { code: string } }).error.code,
+      'PAYLOAD_TOO_LARGE',
+    );
   });
 
   it('hides internal error details from clients but logs them with the stack', async () => {
@@ -139,12 +166,17 @@ describe('server: the composition root and its HTTP edges', () => {
     await startApp(mongo.uri);
     const res = await fetch(`${base}/test/store-down`);
     assert.equal(res.status, 503);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'STORE_UNAVAILABLE');
+    assert.equal(
+      ((await res.json()) as { error: { code: string } }).error.code,
+      'STORE_UNAVAILABLE',
+    );
   });
 
   it('keeps tokens out of the logs: no query strings, no authorization headers', async () => {
     await startApp(mongo.uri);
-    await fetch(`${base}/healthz?validationToken=SECRET-TOKEN-1`, { headers: { authorization: 'Bearer SECRET-TOKEN-2' } });
+    await fetch(`${base}/healthz?validationToken=SECRET-TOKEN-1`, {
+      headers: { authorization: 'Bearer SECRET-TOKEN-2' },
+    });
     const all = logs().join('\n');
     assert.match(all, /"path":"\/healthz"/);
     assert.doesNotMatch(all, /SECRET-TOKEN/);

@@ -25,7 +25,11 @@ function meeting(overrides: Partial<Meeting> = {}): Meeting {
     title: 'Biology 101 – Week 3',
     startDateTime: at(0),
     endDateTime: at(60),
-    class: { conversationId: '19:class@thread.tacv2', teamId: 'team-1', channelId: '19:class@thread.tacv2' },
+    class: {
+      conversationId: '19:class@thread.tacv2',
+      teamId: 'team-1',
+      channelId: '19:class@thread.tacv2',
+    },
     recordingStatus: 'pending',
     createdBy: 'instructor-1',
     createdAt: T0,
@@ -47,7 +51,13 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
   });
   beforeEach(async () => {
     dbName = uniqueDbName('contract');
-    store = createStore({ uri: mongo.uri, dbName, logger: silentLogger(), serverSelectionTimeoutMs: 2000, heartbeatMs: 500 });
+    store = createStore({
+      uri: mongo.uri,
+      dbName,
+      logger: silentLogger(),
+      serverSelectionTimeoutMs: 2000,
+      heartbeatMs: 500,
+    });
     await store.ensureIndexes();
   });
   afterEach(async () => {
@@ -63,8 +73,16 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
           const found = actual.find((i) => i.name === spec.name);
           assert.ok(found, `${collection}.${spec.name} missing`);
           assert.deepEqual(found.key, spec.key);
-          assert.equal(found.unique ?? false, spec.unique ?? false, `${collection}.${spec.name} unique`);
-          assert.equal(found.expireAfterSeconds, spec.expireAfterSeconds, `${collection}.${spec.name} TTL`);
+          assert.equal(
+            found.unique ?? false,
+            spec.unique ?? false,
+            `${collection}.${spec.name} unique`,
+          );
+          assert.equal(
+            found.expireAfterSeconds,
+            spec.expireAfterSeconds,
+            `${collection}.${spec.name} TTL`,
+          );
         }
       }
     });
@@ -72,7 +90,13 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
     it('is idempotent', async () => {
       await store.ensureIndexes();
       const names = (await store.db.collection('inbox').indexes()).map((i) => i.name).sort();
-      assert.deepEqual(names, ['_id_', 'dedupeKey_unique', 'expireAt_ttl', 'status_available', 'status_lease']);
+      assert.deepEqual(names, [
+        '_id_',
+        'dedupeKey_unique',
+        'expireAt_ttl',
+        'status_available',
+        'status_lease',
+      ]);
     });
   });
 
@@ -80,27 +104,48 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
     it('creates once per requestKey and returns the stored meeting on a repeat', async () => {
       const first = meeting();
       const a = await store.meetings.createIfAbsent(first);
-      const b = await store.meetings.createIfAbsent({ ...meeting(), requestKey: first.requestKey, title: 'double click' });
+      const b = await store.meetings.createIfAbsent({
+        ...meeting(),
+        requestKey: first.requestKey,
+        title: 'double click',
+      });
       assert.equal(a.created, true);
       assert.equal(b.created, false);
       assert.equal(b.meeting._id, first._id);
       assert.equal(b.meeting.title, first.title);
-      assert.equal(await store.db.collection('meetings').countDocuments({ requestKey: first.requestKey }), 1);
+      assert.equal(
+        await store.db.collection('meetings').countDocuments({ requestKey: first.requestKey }),
+        1,
+      );
     });
 
     it('keeps onlineMeetingId unique but allows many meetings without one', async () => {
       await store.meetings.createIfAbsent(meeting());
       await store.meetings.createIfAbsent(meeting());
       await store.meetings.createIfAbsent(meeting({ onlineMeetingId: 'om-1' }));
-      await assert.rejects(store.meetings.createIfAbsent(meeting({ onlineMeetingId: 'om-1' })), (err: { code?: number }) => err.code === 11000);
+      await assert.rejects(
+        store.meetings.createIfAbsent(meeting({ onlineMeetingId: 'om-1' })),
+        (err: { code?: number }) => err.code === 11000,
+      );
     });
 
     it('stores links and finds by them', async () => {
       const m = meeting();
       await store.meetings.createIfAbsent(m);
-      await store.meetings.setLinks(m._id, { eventId: 'ev-1', onlineMeetingId: 'om-9', joinWebUrl: 'https://teams.example/l/meetup-join/1' }, at(1));
+      await store.meetings.setLinks(
+        m._id,
+        {
+          eventId: 'ev-1',
+          onlineMeetingId: 'om-9',
+          joinWebUrl: 'https://teams.example/l/meetup-join/1',
+        },
+        at(1),
+      );
       assert.equal((await store.meetings.findByOnlineMeetingId('om-9'))?._id, m._id);
-      assert.equal((await store.meetings.findByJoinWebUrl('https://teams.example/l/meetup-join/1'))?._id, m._id);
+      assert.equal(
+        (await store.meetings.findByJoinWebUrl('https://teams.example/l/meetup-join/1'))?._id,
+        m._id,
+      );
       const got = await store.meetings.get(m._id);
       assert.equal(got?.eventId, 'ev-1');
       assert.deepEqual(got?.updatedAt, at(1));
@@ -110,8 +155,16 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
     it('records recording status with and without a failure reason', async () => {
       const m = meeting();
       await store.meetings.createIfAbsent(m);
-      await store.meetings.setRecordingStatus(m._id, 'failed_policy', at(2), 'no application access policy');
-      assert.equal((await store.meetings.get(m._id))?.failureReason, 'no application access policy');
+      await store.meetings.setRecordingStatus(
+        m._id,
+        'failed_policy',
+        at(2),
+        'no application access policy',
+      );
+      assert.equal(
+        (await store.meetings.get(m._id))?.failureReason,
+        'no application access policy',
+      );
       await store.meetings.setRecordingStatus(m._id, 'enabled', at(3));
       const got = await store.meetings.get(m._id);
       assert.equal(got?.recordingStatus, 'enabled');
@@ -123,8 +176,14 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
       const newer = meeting({ startDateTime: at(1440) });
       const other = meeting({ organizerId: 'instructor-2', class: { conversationId: 'other' } });
       for (const m of [older, newer, other]) await store.meetings.createIfAbsent(m);
-      assert.deepEqual((await store.meetings.listByOrganizer('instructor-1')).map((m) => m._id), [newer._id, older._id]);
-      assert.deepEqual((await store.meetings.listByClass('19:class@thread.tacv2', 1)).map((m) => m._id), [newer._id]);
+      assert.deepEqual(
+        (await store.meetings.listByOrganizer('instructor-1')).map((m) => m._id),
+        [newer._id, older._id],
+      );
+      assert.deepEqual(
+        (await store.meetings.listByClass('19:class@thread.tacv2', 1)).map((m) => m._id),
+        [newer._id],
+      );
     });
   });
 
@@ -142,12 +201,24 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
         updatedAt: at(0),
       };
       await store.conversations.upsert(rec);
-      await store.conversations.upsert({ ...rec, serviceUrl: 'https://smba.example/amer/', updatedAt: at(5) });
+      await store.conversations.upsert({
+        ...rec,
+        serviceUrl: 'https://smba.example/amer/',
+        updatedAt: at(5),
+      });
       const got = await store.conversations.get(rec._id);
       assert.equal(got?.serviceUrl, 'https://smba.example/amer/');
       assert.equal((await store.conversations.findByChannel('team-1', rec._id))?._id, rec._id);
-      await store.conversations.upsert({ ...rec, _id: '19:general@thread.tacv2', channelId: '19:general@thread.tacv2', name: 'Art' });
-      assert.deepEqual((await store.conversations.listByTeam('team-1')).map((c) => c.name), ['Art', 'Biology']);
+      await store.conversations.upsert({
+        ...rec,
+        _id: '19:general@thread.tacv2',
+        channelId: '19:general@thread.tacv2',
+        name: 'Art',
+      });
+      assert.deepEqual(
+        (await store.conversations.listByTeam('team-1')).map((c) => c.name),
+        ['Art', 'Biology'],
+      );
       assert.equal(await store.conversations.get('nope'), null);
     });
   });
@@ -173,10 +244,23 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
       const s1 = await store.subscriptions.get('s1');
       assert.deepEqual(s1?.createdAt, at(0));
       assert.deepEqual(s1?.expirationDateTime, at(4100));
-      assert.deepEqual((await store.subscriptions.listExpiringBefore(at(5000))).map((s) => s._id), ['s2', 's1']);
-      assert.deepEqual((await store.subscriptions.listExpiringBefore(at(200))).map((s) => s._id), ['s2']);
-      assert.deepEqual((await store.subscriptions.getMany(['s1', 'zz'])).map((s) => s._id), ['s1']);
-      assert.equal((await store.subscriptions.findByResource('users/u1/onlineMeetings/getAllRecordings')).length, 2);
+      assert.deepEqual(
+        (await store.subscriptions.listExpiringBefore(at(5000))).map((s) => s._id),
+        ['s2', 's1'],
+      );
+      assert.deepEqual(
+        (await store.subscriptions.listExpiringBefore(at(200))).map((s) => s._id),
+        ['s2'],
+      );
+      assert.deepEqual(
+        (await store.subscriptions.getMany(['s1', 'zz'])).map((s) => s._id),
+        ['s1'],
+      );
+      assert.equal(
+        (await store.subscriptions.findByResource('users/u1/onlineMeetings/getAllRecordings'))
+          .length,
+        2,
+      );
       assert.equal(await store.subscriptions.setExpiration('s2', at(4200), at(10)), true);
       assert.equal(await store.subscriptions.setExpiration('gone', at(4200), at(10)), false);
       assert.equal(await store.subscriptions.remove('s2'), true);
@@ -194,12 +278,21 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
     });
 
     it('stores each dedupeKey once, counting duplicates inside and across batches', async () => {
-      assert.deepEqual(await store.inbox.enqueue([item('a'), item('b'), item('a')], at(0)), { stored: 2, duplicates: 1 });
-      assert.deepEqual(await store.inbox.enqueue([item('b'), item('c')], at(1)), { stored: 1, duplicates: 1 });
+      assert.deepEqual(await store.inbox.enqueue([item('a'), item('b'), item('a')], at(0)), {
+        stored: 2,
+        duplicates: 1,
+      });
+      assert.deepEqual(await store.inbox.enqueue([item('b'), item('c')], at(1)), {
+        stored: 1,
+        duplicates: 1,
+      });
       assert.deepEqual(await store.inbox.enqueue([], at(1)), { stored: 0, duplicates: 0 });
       const counts = await store.inbox.countByStatus();
       assert.equal(counts.pending, 3);
-      assert.equal((await store.inbox.findByDedupeKey('a'))?.payload.resource, 'communications/onlineMeetings/m/recordings/a');
+      assert.equal(
+        (await store.inbox.findByDedupeKey('a'))?.payload.resource,
+        'communications/onlineMeetings/m/recordings/a',
+      );
     });
 
     it('claims oldest first, leases, completes, and retries later', async () => {
@@ -215,7 +308,11 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
       assert.equal(next?.dedupeKey, 'second');
       assert.equal(await store.inbox.claim('w1', at(2), 30_000), null);
 
-      assert.equal(await store.inbox.complete(claimed!._id, 'w2', 'done', at(3), 60_000), false, 'only the lease owner completes');
+      assert.equal(
+        await store.inbox.complete(claimed!._id, 'w2', 'done', at(3), 60_000),
+        false,
+        'only the lease owner completes',
+      );
       assert.equal(await store.inbox.complete(claimed!._id, 'w1', 'done', at(3), 60_000), true);
       const done = await store.inbox.get(claimed!._id);
       assert.equal(done?.status, 'done');
@@ -263,7 +360,11 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
       const old = await store.inbox.claim('w1', LONG_AGO, 1000);
       // expireAt lands in 2000, long past: the document is due for removal.
       await store.inbox.complete(old!._id, 'w1', 'done', LONG_AGO, 0);
-      const removed = await eventually(async () => (await store.inbox.get(old!._id)) === null, mongo.external ? 140_000 : 15_000, 100);
+      const removed = await eventually(
+        async () => (await store.inbox.get(old!._id)) === null,
+        mongo.external ? 140_000 : 15_000,
+        100,
+      );
       assert.equal(removed, true, 'TTL index removed the finished item');
       assert.ok(await store.inbox.findByDedupeKey('open'), 'items without expireAt stay');
     });
@@ -298,13 +399,25 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
       ]);
       assert.deepEqual(claims.filter(Boolean).length, 1);
       const winner = claims[0] ? 'w1' : 'w2';
-      assert.equal(await store.recordings.claimCard('r1', 'w3', new Date(at(1).getTime() + 10_000), 10_000), true, 'lease expired');
-      assert.equal(await store.recordings.markCardPosted('r1', winner, 'act-1', at(2)), false, 'lost lease');
+      assert.equal(
+        await store.recordings.claimCard('r1', 'w3', new Date(at(1).getTime() + 10_000), 10_000),
+        true,
+        'lease expired',
+      );
+      assert.equal(
+        await store.recordings.markCardPosted('r1', winner, 'act-1', at(2)),
+        false,
+        'lost lease',
+      );
       assert.equal(await store.recordings.markCardPosted('r1', 'w3', 'act-2', at(2)), true);
       const got = await store.recordings.get('r1');
       assert.equal(got?.card.state, 'posted');
       assert.equal(got?.card.activityId, 'act-2');
-      assert.equal(await store.recordings.claimCard('r1', 'w4', at(100), 10_000), false, 'posted cards are never re-posted');
+      assert.equal(
+        await store.recordings.claimCard('r1', 'w4', at(100), 10_000),
+        false,
+        'posted cards are never re-posted',
+      );
     });
 
     it('adds transcripts once and counts downloads', async () => {
@@ -324,23 +437,59 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
       for (let i = 0; i < 5; i++) await store.recordings.upsert(rec(`r${i}`, i * 60), at(0));
       await store.recordings.upsert({ ...rec('elsewhere', 999), conversationId: 'class-2' }, at(0));
       const p1 = await store.recordings.listByConversation('class-1', 2);
-      assert.deepEqual(p1.items.map((r) => r._id), ['r4', 'r3']);
+      assert.deepEqual(
+        p1.items.map((r) => r._id),
+        ['r4', 'r3'],
+      );
       const p2 = await store.recordings.listByConversation('class-1', 2, p1.next);
-      assert.deepEqual(p2.items.map((r) => r._id), ['r2', 'r1']);
+      assert.deepEqual(
+        p2.items.map((r) => r._id),
+        ['r2', 'r1'],
+      );
       const p3 = await store.recordings.listByConversation('class-1', 2, p2.next);
-      assert.deepEqual(p3.items.map((r) => r._id), ['r0']);
+      assert.deepEqual(
+        p3.items.map((r) => r._id),
+        ['r0'],
+      );
       assert.equal(p3.next, undefined);
     });
   });
 
   describe('audit', () => {
     it('appends and lists newest first, filtered', async () => {
-      await store.audit.append({ at: at(0), action: 'recording.override', actor: { id: 'u1' }, meetingId: 'm1', details: { field: 'recordAutomatically' } });
-      await store.audit.append({ at: at(1), action: 'download', actor: { id: 'u2' }, recordingId: 'r1', details: { bytes: 10 } });
-      await store.audit.append({ at: at(2), action: 'recording.override', actor: { id: 'u1' }, meetingId: 'm2', details: {} });
-      assert.deepEqual((await store.audit.list()).map((e) => e.at), [at(2), at(1), at(0)]);
-      assert.deepEqual((await store.audit.list({ action: 'recording.override' })).map((e) => e.meetingId), ['m2', 'm1']);
-      assert.deepEqual((await store.audit.list({ meetingId: 'm1' })).map((e) => e.details), [{ field: 'recordAutomatically' }]);
+      await store.audit.append({
+        at: at(0),
+        action: 'recording.override',
+        actor: { id: 'u1' },
+        meetingId: 'm1',
+        details: { field: 'recordAutomatically' },
+      });
+      await store.audit.append({
+        at: at(1),
+        action: 'download',
+        actor: { id: 'u2' },
+        recordingId: 'r1',
+        details: { bytes: 10 },
+      });
+      await store.audit.append({
+        at: at(2),
+        action: 'recording.override',
+        actor: { id: 'u1' },
+        meetingId: 'm2',
+        details: {},
+      });
+      assert.deepEqual(
+        (await store.audit.list()).map((e) => e.at),
+        [at(2), at(1), at(0)],
+      );
+      assert.deepEqual(
+        (await store.audit.list({ action: 'recording.override' })).map((e) => e.meetingId),
+        ['m2', 'm1'],
+      );
+      assert.deepEqual(
+        (await store.audit.list({ meetingId: 'm1' })).map((e) => e.details),
+        [{ field: 'recordAutomatically' }],
+      );
       assert.equal((await store.audit.list({}, 1)).length, 1);
     });
   });
@@ -349,9 +498,21 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
     it('has one holder at a time; renews for the holder; is taken over after expiry', async () => {
       assert.equal(await store.leases.acquire('subscriptions', 'a', at(0), 30_000), true);
       assert.equal(await store.leases.acquire('subscriptions', 'b', at(0), 30_000), false);
-      assert.equal(await store.leases.acquire('subscriptions', 'a', at(0.25), 30_000), true, 'renewal');
-      assert.equal(await store.leases.acquire('subscriptions', 'b', at(0.5), 30_000), false, 'renewed lease still held');
-      assert.equal(await store.leases.acquire('subscriptions', 'b', at(1), 30_000), true, 'expired: taken over');
+      assert.equal(
+        await store.leases.acquire('subscriptions', 'a', at(0.25), 30_000),
+        true,
+        'renewal',
+      );
+      assert.equal(
+        await store.leases.acquire('subscriptions', 'b', at(0.5), 30_000),
+        false,
+        'renewed lease still held',
+      );
+      assert.equal(
+        await store.leases.acquire('subscriptions', 'b', at(1), 30_000),
+        true,
+        'expired: taken over',
+      );
       assert.equal((await store.leases.get('subscriptions'))?.owner, 'b');
       assert.equal(await store.leases.release('subscriptions', 'a'), false);
       assert.equal(await store.leases.release('subscriptions', 'b'), true);
@@ -382,14 +543,23 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
       const back = await eventually(async () => store.ping(500), 10_000, 100);
       assert.equal(back, true);
       await store.audit.append({ at: at(1), action: 'after', actor: { id: 'u' }, details: {} });
-      assert.deepEqual((await store.audit.list()).map((e) => e.action), ['after', 'before']);
+      assert.deepEqual(
+        (await store.audit.list()).map((e) => e.action),
+        ['after', 'before'],
+      );
     });
 
     it('recovers when the server appears after a failed first connect (regression: the driver closed its topology for good)', async function () {
       if (!mongo.local) this.skip();
       const port = mongo.local.port;
       await mongo.local.close();
-      const late = createStore({ uri: mongo.uri, dbName, logger: silentLogger(), serverSelectionTimeoutMs: 300, heartbeatMs: 500 });
+      const late = createStore({
+        uri: mongo.uri,
+        dbName,
+        logger: silentLogger(),
+        serverSelectionTimeoutMs: 300,
+        heartbeatMs: 500,
+      });
       try {
         await assert.rejects(late.audit.list(), StoreUnavailableError);
         await assert.rejects(late.audit.list(), StoreUnavailableError);
@@ -401,9 +571,18 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
     });
 
     it('reports an unreachable server as StoreUnavailableError, not a driver error', async () => {
-      const dead = createStore({ uri: 'mongodb://127.0.0.1:1/?directConnection=true', dbName, logger: silentLogger(), serverSelectionTimeoutMs: 200 });
+      const dead = createStore({
+        uri: 'mongodb://127.0.0.1:1/?directConnection=true',
+        dbName,
+        logger: silentLogger(),
+        serverSelectionTimeoutMs: 200,
+      });
       try {
-        await assert.rejects(dead.meetings.get('x'), (err: unknown) => err instanceof StoreUnavailableError && err.code === 'STORE_UNAVAILABLE');
+        await assert.rejects(
+          dead.meetings.get('x'),
+          (err: unknown) =>
+            err instanceof StoreUnavailableError && err.code === 'STORE_UNAVAILABLE',
+        );
         assert.equal(await dead.ping(500), false);
       } finally {
         await dead.close();
@@ -414,7 +593,10 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
       await store.audit.append({ at: at(0), action: 'x', actor: { id: 'u' }, details: {} });
       const client = new MongoClient(mongo.uri);
       try {
-        assert.equal(await client.db(dbName).collection('audit').countDocuments({ action: 'x' }), 1);
+        assert.equal(
+          await client.db(dbName).collection('audit').countDocuments({ action: 'x' }),
+          1,
+        );
       } finally {
         await client.close();
       }

@@ -5,7 +5,10 @@ import { createRunner } from '../../src/store/retry.js';
 
 const fast = { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 };
 
-function failing(errors: unknown[], value = 'ok'): { fn: () => Promise<string>; calls: () => number } {
+function failing(
+  errors: unknown[],
+  value = 'ok',
+): { fn: () => Promise<string>; calls: () => number } {
   let calls = 0;
   return {
     fn: async () => {
@@ -31,7 +34,10 @@ describe('store: bounded retries', () => {
 
   it('stops after the bound and reports StoreUnavailableError', async () => {
     const op = failing([1, 2, 3, 4].map(() => new MongoNetworkError('down')));
-    await assert.rejects(createRunner(fast)('meetings.get', op.fn), (err: unknown) => err instanceof StoreUnavailableError && /meetings\.get/.test(err.message));
+    await assert.rejects(
+      createRunner(fast)('meetings.get', op.fn),
+      (err: unknown) => err instanceof StoreUnavailableError && /meetings\.get/.test(err.message),
+    );
     assert.equal(op.calls(), 3);
   });
 

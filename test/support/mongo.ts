@@ -2,7 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { startMongoServer, type MongoServerOptions, type RunningMongoServer } from '../../dev/mongo/index.js';
+import {
+  startMongoServer,
+  type MongoServerOptions,
+  type RunningMongoServer,
+} from '../../dev/mongo/index.js';
 
 /** A temporary folder removed by the returned cleanup. */
 export function tempDir(prefix = 'cr-test-'): { dir: string; remove(): void } {
@@ -30,7 +34,12 @@ export async function startTestMongo(options: MongoServerOptions = {}): Promise<
   const external = process.env.MONGODB_URI;
   if (external) return { uri: external, external: true, stop: async () => undefined };
   const tmp = tempDir('cr-mongo-');
-  const localOptions: MongoServerOptions = { dbPath: tmp.dir, ttlIntervalMs: 100, fsync: false, ...options };
+  const localOptions: MongoServerOptions = {
+    dbPath: tmp.dir,
+    ttlIntervalMs: 100,
+    fsync: false,
+    ...options,
+  };
   const local = await startMongoServer(localOptions);
   const handle: TestMongo = {
     uri: local.uri,
@@ -46,7 +55,11 @@ export async function startTestMongo(options: MongoServerOptions = {}): Promise<
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes. Resolves to the last answer. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs: number, intervalMs = 50): Promise<boolean> {
+export async function eventually(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 50,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return true;

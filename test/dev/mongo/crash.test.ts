@@ -29,7 +29,10 @@ describe('dev/mongo: crash safety', function () {
     const data = tempDir('cr-crash-');
     try {
       const first = await startProcess(data.dir);
-      const client = new MongoClient(first.uri, { serverSelectionTimeoutMS: 1000, retryWrites: false });
+      const client = new MongoClient(first.uri, {
+        serverSelectionTimeoutMS: 1000,
+        retryWrites: false,
+      });
       const coll = client.db('crash').collection<{ n: number; pad: string }>('items');
       await coll.createIndex({ n: 1 }, { unique: true });
       const acknowledged: number[] = [];
@@ -56,7 +59,10 @@ describe('dev/mongo: crash safety', function () {
         const lost = acknowledged.filter((n) => !stored.has(n));
         assert.deepEqual(lost, [], 'acknowledged writes survive');
         // The unique index survived too, and the server takes new writes.
-        await assert.rejects(items.insertOne({ n: acknowledged[0] }), (err: { code?: number }) => err.code === 11000);
+        await assert.rejects(
+          items.insertOne({ n: acknowledged[0] }),
+          (err: { code?: number }) => err.code === 11000,
+        );
         await items.insertOne({ n: -1 });
       } finally {
         await reopened.close();
