@@ -126,7 +126,16 @@ async function main(): Promise<void> {
       void shutdown(1);
     };
     app.once('exit', onUnexpectedExit('the app'));
-    mongo?.once('exit', onUnexpectedExit('the local MongoDB-compatible server'));
+    // The app survives a MongoDB outage by design (/readyz says 503 until it is back), so a
+    // stopped local server does not take the app down; say how to bring it back instead.
+    mongo?.once('exit', (code) => {
+      if (stopping) return;
+      const port = new URL(mongoUri!.replace(/^mongodb:/, 'http:')).port;
+      process.stderr.write(
+        `The local MongoDB-compatible server stopped (status ${code}). The app keeps running and /readyz answers 503.\n` +
+          `Start it again with: npm run mongo:dev -- --port ${port} --dbpath ${dataDir}\n`,
+      );
+    });
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     await shutdown(1);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventually, tempDir } from '../support/mongo.js';
@@ -104,6 +105,60 @@ describe('dev/start: the local launcher (npm start)', function () {
     }
   });
 
+  it('keeps the app up while the local MongoDB server is stopped, and recovers when it is restarted', async () => {
+    const data = tempDir('cr-start-');
+    const run = runLauncher({
+      PORT: '0',
+      LOCAL_MONGO_PORT: '0',
+      LOCAL_DATA_DIR: data.dir,
+      LOG_LEVEL: 'warn',
+    });
+    let restarted: ChildProcess | undefined;
+    try {
+      assert.ok(
+        await eventually(async () => /Press Ctrl-C to stop/.test(run.output()), 30_000, 100),
+        run.output(),
+      );
+      const url = /App\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())![1]!;
+      const status = async () => (await fetch(`${url}/readyz`)).status;
+      assert.ok(await eventually(async () => (await status()) === 200, 10_000), 'ready');
+
+      const [mongoPid] = (await childPids(run.child.pid!)).filter((pid) =>
+        cmdlineOf(pid).includes('dev/mongo/main.ts'),
+      );
+      process.kill(mongoPid!, 'SIGTERM');
+      assert.ok(
+        await eventually(async () => (await status()) === 503, 5000),
+        '/readyz 503 within 5 s',
+      );
+      const hint = await eventually(
+        async () =>
+          /Start it again with: npm run mongo:dev -- --port \d+ --dbpath /.test(run.output()),
+        5000,
+      );
+      assert.ok(hint, run.output());
+
+      // Restart it exactly as the hint says.
+      const args = /npm run mongo:dev -- (--port \d+) (--dbpath \S+)/.exec(run.output())!;
+      restarted = spawn(
+        process.execPath,
+        ['--import', 'tsx', 'dev/mongo/main.ts', ...args[1]!.split(' '), ...args[2]!.split(' ')],
+        { cwd: root, stdio: 'ignore' },
+      );
+      assert.ok(
+        await eventually(async () => (await status()) === 200, 5000),
+        '/readyz 200 within 5 s, no app restart',
+      );
+      assert.equal(run.child.exitCode, null, 'the launcher is still running');
+    } finally {
+      run.child.kill('SIGINT');
+      await run.exited;
+      restarted?.kill('SIGTERM');
+      if (restarted) await new Promise((r) => restarted!.once('exit', r));
+      data.remove();
+    }
+  });
+
   it('takes the children down when the launcher itself is killed (no orphans)', async () => {
     const data = tempDir('cr-start-');
     const run = runLauncher({
@@ -129,6 +184,14 @@ describe('dev/start: the local launcher (npm start)', function () {
     }
   });
 });
+
+function cmdlineOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return ''; // the process is gone
+  }
+}
 
 /** Direct node children of `pid` running our entry points, from /proc (Linux). */
 async function childPids(pid: number): Promise<number[]> {
