@@ -33,6 +33,32 @@ function runLauncher(env: Record<string, string>): {
   return { child, output: () => out, exited };
 }
 
+/** Starts `npm start` on free ports with its own data dir and waits for the printed block. */
+async function startLocal(): Promise<
+  ReturnType<typeof runLauncher> & { url: string; data: ReturnType<typeof tempDir> }
+> {
+  const data = tempDir('cr-start-');
+  const run = runLauncher({
+    PORT: '0',
+    LOCAL_MONGO_PORT: '0',
+    LOCAL_DATA_DIR: data.dir,
+    LOG_LEVEL: 'warn',
+  });
+  const printed = await eventually(
+    async () => /Press Ctrl-C to stop/.test(run.output()),
+    30_000,
+    100,
+  );
+  if (!printed) {
+    run.child.kill('SIGKILL');
+    data.remove();
+    assert.fail(`the launcher printed no ready block:\n${run.output()}`);
+  }
+  const url = /App\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())?.[1];
+  assert.ok(url, run.output());
+  return { ...run, url, data };
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -63,33 +89,17 @@ describe('dev/start: the local launcher (npm start)', function () {
   });
 
   it('starts the local MongoDB server and the app, prints where, and stops both on Ctrl-C', async () => {
-    const data = tempDir('cr-start-');
-    const run = runLauncher({
-      PORT: '0',
-      LOCAL_MONGO_PORT: '0',
-      LOCAL_DATA_DIR: data.dir,
-      LOG_LEVEL: 'warn',
-    });
+    const run = await startLocal();
     try {
-      const printed = await eventually(
-        async () => /Press Ctrl-C to stop/.test(run.output()),
-        30_000,
-        100,
-      );
-      assert.ok(printed, run.output());
-      const out = run.output();
-      const url = /App\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-      assert.ok(url, out);
       assert.match(
-        out,
+        run.output(),
         /MongoDB\s+mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true \(local server, data in /,
       );
-      assert.equal((await fetch(`${url}/healthz`)).status, 200);
+      assert.equal((await fetch(`${run.url}/healthz`)).status, 200);
       assert.ok(
-        await eventually(async () => (await fetch(`${url}/readyz`)).status === 200, 10_000),
+        await eventually(async () => (await fetch(`${run.url}/readyz`)).status === 200, 10_000),
         'ready',
       );
-
       const children = await childPids(run.child.pid!);
       assert.equal(
         children.length,
@@ -101,26 +111,15 @@ describe('dev/start: the local launcher (npm start)', function () {
       for (const pid of children) assert.equal(alive(pid), false, `child ${pid} still running`);
     } finally {
       run.child.kill('SIGKILL');
-      data.remove();
+      run.data.remove();
     }
   });
 
   it('keeps the app up while the local MongoDB server is stopped, and recovers when it is restarted', async () => {
-    const data = tempDir('cr-start-');
-    const run = runLauncher({
-      PORT: '0',
-      LOCAL_MONGO_PORT: '0',
-      LOCAL_DATA_DIR: data.dir,
-      LOG_LEVEL: 'warn',
-    });
+    const run = await startLocal();
     let restarted: ChildProcess | undefined;
     try {
-      assert.ok(
-        await eventually(async () => /Press Ctrl-C to stop/.test(run.output()), 30_000, 100),
-        run.output(),
-      );
-      const url = /App\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(run.output())![1]!;
-      const status = async () => (await fetch(`${url}/readyz`)).status;
+      const status = async () => (await fetch(`${run.url}/readyz`)).status;
       assert.ok(await eventually(async () => (await status()) === 200, 10_000), 'ready');
 
       const [mongoPid] = (await childPids(run.child.pid!)).filter((pid) =>
@@ -131,19 +130,18 @@ describe('dev/start: the local launcher (npm start)', function () {
         await eventually(async () => (await status()) === 503, 5000),
         '/readyz 503 within 5 s',
       );
-      const hint = await eventually(
-        async () =>
-          /Start it again with: npm run mongo:dev -- --port \d+ --dbpath /.test(run.output()),
-        5000,
-      );
-      assert.ok(hint, run.output());
+      const hint = /npm run mongo:dev -- --port (\d+) --dbpath (\S+)/;
+      assert.ok(await eventually(async () => hint.test(run.output()), 5000), run.output());
 
       // Restart it exactly as the hint says.
-      const args = /npm run mongo:dev -- (--port \d+) (--dbpath \S+)/.exec(run.output())!;
+      const [, port, dbpath] = hint.exec(run.output())!;
       restarted = spawn(
         process.execPath,
-        ['--import', 'tsx', 'dev/mongo/main.ts', ...args[1]!.split(' '), ...args[2]!.split(' ')],
-        { cwd: root, stdio: 'ignore' },
+        ['--import', 'tsx', 'dev/mongo/main.ts', '--port', port!, '--dbpath', dbpath!],
+        {
+          cwd: root,
+          stdio: 'ignore',
+        },
       );
       assert.ok(
         await eventually(async () => (await status()) === 200, 5000),
@@ -155,23 +153,13 @@ describe('dev/start: the local launcher (npm start)', function () {
       await run.exited;
       restarted?.kill('SIGTERM');
       if (restarted) await new Promise((r) => restarted!.once('exit', r));
-      data.remove();
+      run.data.remove();
     }
   });
 
   it('takes the children down when the launcher itself is killed (no orphans)', async () => {
-    const data = tempDir('cr-start-');
-    const run = runLauncher({
-      PORT: '0',
-      LOCAL_MONGO_PORT: '0',
-      LOCAL_DATA_DIR: data.dir,
-      LOG_LEVEL: 'warn',
-    });
+    const run = await startLocal();
     try {
-      assert.ok(
-        await eventually(async () => /Press Ctrl-C to stop/.test(run.output()), 30_000, 100),
-        run.output(),
-      );
       const children = await childPids(run.child.pid!);
       run.child.kill('SIGKILL');
       await run.exited;
@@ -180,7 +168,7 @@ describe('dev/start: the local launcher (npm start)', function () {
         'children exited',
       );
     } finally {
-      data.remove();
+      run.data.remove();
     }
   });
 });

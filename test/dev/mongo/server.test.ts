@@ -17,26 +17,8 @@ describe('dev/mongo: local MongoDB-compatible server', () => {
   let db: Db;
   let clock: Date;
 
-  beforeEach(async () => {
-    tmp = tempDir();
-    clock = new Date('2026-01-01T00:00:00Z');
-    server = await startMongoServer({
-      dbPath: tmp.dir,
-      now: () => clock,
-      ttlIntervalMs: 3_600_000,
-    });
-    client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 2000 });
-    db = client.db('unit');
-  });
-  afterEach(async () => {
-    await client.close();
-    await server.close();
-    tmp.remove();
-  });
-
-  async function restart(): Promise<void> {
-    await client.close();
-    await server.close();
+  /** Opens the server on the test's data dir and a client to it. */
+  async function open(): Promise<void> {
     server = await startMongoServer({
       dbPath: tmp.dir,
       now: () => clock,
@@ -45,6 +27,26 @@ describe('dev/mongo: local MongoDB-compatible server', () => {
     client = new MongoClient(server.uri, { serverSelectionTimeoutMS: 2000 });
     db = client.db('unit');
   }
+
+  async function shut(): Promise<void> {
+    await client.close();
+    await server.close();
+  }
+
+  async function restart(): Promise<void> {
+    await shut();
+    await open();
+  }
+
+  beforeEach(async () => {
+    tmp = tempDir();
+    clock = new Date('2026-01-01T00:00:00Z');
+    await open();
+  });
+  afterEach(async () => {
+    await shut();
+    tmp.remove();
+  });
 
   describe('protocol and errors', () => {
     it('answers an unknown command with code 59 CommandNotFound', async () => {
