@@ -1,0 +1,111 @@
+import type { SimClock } from './clock.js';
+import type { Delivery } from './delivery.js';
+import { lifecycleItem } from './graph.js';
+import { GraphHttpError, sendJson, type Router } from './http.js';
+import type { SimMeeting, SimState } from './state.js';
+import type { SimTenant } from './tenant.js';
+
+/** A fault to inject into Graph answers. */
+export interface Fault {
+  method?: string;
+  /** Matches when the request path contains it. */
+  path?: string;
+  status?: 429 | 500 | 502 | 503 | 504;
+  retryAfterSeconds?: number;
+  latencyMs?: number;
+  /** How many matching requests it applies to. */
+  count: number;
+}
+
+export interface RequestRecord {
+  method: string;
+  path: string;
+  status: number;
+  at: string;
+}
+
+export interface ControlDeps {
+  state: SimState;
+  clock: SimClock;
+  delivery: Delivery;
+  faults: Fault[];
+  requests: RequestRecord[];
+  endMeeting: (m: SimMeeting) => void;
+}
+
+/**
+ * The control API, under /_sim: test equipment, never reachable through Graph paths. It ends
+ * meetings, moves the clock, injects faults and shows what happened.
+ */
+export function registerControlRoutes(router: Router, deps: ControlDeps): void {
+  const { state, clock, delivery } = deps;
+
+  router.add('GET', '/_sim/state', (ctx) =>
+    sendJson(ctx.res, 200, {
+      tenant: state.tenant,
+      clock: { now: clock.now().toISOString(), scale: clock.scale },
+      meetings: [...state.meetings.values()],
+      artifacts: [...state.artifacts.values()],
+      subscriptions: [...state.subscriptions.values()].map((s) => ({ ...s, clientState: s.clientState ? '[set]' : null })),
+    }),
+  );
+
+  router.add('PUT', '/_sim/tenant', async (ctx) => {
+    state.tenant = await ctx.body<SimTenant>();
+    sendJson(ctx.res, 200, state.tenant);
+  });
+
+  router.add('POST', '/_sim/clock', async (ctx) => {
+    const body = await ctx.body<{ scale?: number; advanceMs?: number }>();
+    try {
+      if (body.scale !== undefined) clock.setScale(body.scale);
+      if (body.advanceMs !== undefined) clock.advance(body.advanceMs);
+    } catch (err) {
+      throw new GraphHttpError(400, 'BadRequest', (err as Error).message);
+    }
+    sendJson(ctx.res, 200, { now: clock.now().toISOString(), scale: clock.scale });
+  });
+
+  router.add('POST', '/_sim/meetings/:id/end', async (ctx) => {
+    const m = state.meetings.get(ctx.params.id!) ?? [...state.meetings.values()].find((x) => x.joinWebUrl === ctx.params.id);
+    if (!m) throw new GraphHttpError(404, 'NotFound', 'No such meeting.');
+    const body = (await ctx.rawBody()).length ? await ctx.body<{ recordingBytes?: number }>() : {};
+    if (body.recordingBytes !== undefined) m.recordingBytes = body.recordingBytes;
+    deps.endMeeting(m);
+    sendJson(ctx.res, 200, { id: m.id, ended: m.ended, artifacts: [...state.artifacts.values()].filter((a) => a.meetingId === m.id) });
+  });
+
+  router.add('POST', '/_sim/faults', async (ctx) => {
+    const fault = await ctx.body<Fault>();
+    deps.faults.push({ ...fault, count: fault.count ?? 1 });
+    sendJson(ctx.res, 201, deps.faults);
+  });
+  router.add('DELETE', '/_sim/faults', (ctx) => {
+    deps.faults.length = 0;
+    ctx.res.writeHead(204).end();
+  });
+
+  router.add('POST', '/_sim/notifications/faults', async (ctx) => {
+    delivery.setFaults(await ctx.body<{ drop?: number; duplicate?: number }>());
+    ctx.res.writeHead(204).end();
+  });
+
+  router.add('POST', '/_sim/subscriptions/:id/lifecycle', async (ctx) => {
+    const s = state.subscriptions.get(ctx.params.id!);
+    if (!s) throw new GraphHttpError(404, 'NotFound', 'No such subscription.');
+    const { event } = await ctx.body<{ event: 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed' }>();
+    if (!['reauthorizationRequired', 'subscriptionRemoved', 'missed'].includes(event)) throw new GraphHttpError(400, 'BadRequest', 'Unknown lifecycle event.');
+    if (!s.lifecycleNotificationUrl) throw new GraphHttpError(400, 'BadRequest', 'The subscription has no lifecycleNotificationUrl.');
+    if (event === 'subscriptionRemoved') state.subscriptions.delete(s.id);
+    delivery.enqueue('lifecycle', s, lifecycleItem(s, event));
+    ctx.res.writeHead(202).end();
+  });
+
+  router.add('GET', '/_sim/requests', (ctx) => sendJson(ctx.res, 200, deps.requests));
+  router.add('GET', '/_sim/deliveries', (ctx) => sendJson(ctx.res, 200, delivery.log));
+  router.add('DELETE', '/_sim/logs', (ctx) => {
+    deps.requests.length = 0;
+    delivery.log.length = 0;
+    ctx.res.writeHead(204).end();
+  });
+}

@@ -1,0 +1,100 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT, exportJWK, generateKeyPair, jwtVerify, createLocalJWKSet, type JWK, type JWTPayload, type CryptoKey } from 'jose';
+
+/** Graph's resource id and the app id Graph signs change-notification tokens as (documented). */
+export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
+export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
+export const NOTIFICATION_PUBLISHER_APP_ID = '0bf30f3b-4a52-48df-9a82-234910c4a086';
+
+export interface AppTokenClaims extends JWTPayload {
+  tid: string;
+  appid: string;
+  roles: string[];
+  idtyp: 'app';
+}
+
+/**
+ * The simulator's signing identity: one RSA key (published in JWKS) that signs app tokens,
+ * change-notification validation tokens and, later, user tokens.
+ */
+export class Identity {
+  private constructor(
+    private readonly privateKey: CryptoKey,
+    readonly jwk: JWK,
+  ) {}
+
+  static async create(): Promise<Identity> {
+    const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: randomUUID().replace(/-/g, ''), use: 'sig', alg: 'RS256' };
+    return new Identity(privateKey, jwk);
+  }
+
+  jwks(): { keys: JWK[] } {
+    return { keys: [this.jwk] };
+  }
+
+  private sign(claims: JWTPayload, lifetimeSeconds: number, nowMs: number): Promise<string> {
+    const iat = Math.floor(nowMs / 1000);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: this.jwk.kid! })
+      .setIssuedAt(iat)
+      .setNotBefore(iat)
+      .setExpirationTime(iat + lifetimeSeconds)
+      .sign(this.privateKey);
+  }
+
+  /** A v1 app-only access token for Graph, as Entra issues for client credentials. */
+  appToken(tenantId: string, appId: string, roles: string[], nowMs: number): Promise<string> {
+    return this.sign(
+      {
+        aud: GRAPH_RESOURCE,
+        iss: `https://sts.windows.net/${tenantId}/`,
+        tid: tenantId,
+        appid: appId,
+        appidacr: '1',
+        idtyp: 'app',
+        oid: appId,
+        sub: appId,
+        roles,
+        ver: '1.0',
+        uti: randomUUID(),
+      },
+      3599,
+      nowMs,
+    );
+  }
+
+  /** A change-notification validation token: audience is the subscribing app. */
+  validationToken(tenantId: string, appId: string, nowMs: number): Promise<string> {
+    return this.sign(
+      {
+        aud: appId,
+        iss: `https://sts.windows.net/${tenantId}/`,
+        idp: `https://sts.windows.net/${tenantId}/`,
+        tid: tenantId,
+        appid: NOTIFICATION_PUBLISHER_APP_ID,
+        appidacr: '2',
+        ver: '1.0',
+        uti: randomUUID(),
+      },
+      8 * 3600,
+      nowMs,
+    );
+  }
+
+  /** Verifies a Graph access token; returns its claims or a reason it was refused. */
+  async verifyGraphToken(token: string, nowMs: number): Promise<{ ok: true; claims: AppTokenClaims } | { ok: false; error: string }> {
+    try {
+      const { payload } = await jwtVerify(token, createLocalJWKSet(this.jwks()), {
+        audience: [GRAPH_RESOURCE, GRAPH_APP_ID],
+        currentDate: new Date(nowMs),
+      });
+      return { ok: true, claims: payload as AppTokenClaims };
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code === 'ERR_JWT_EXPIRED') return { ok: false, error: 'Lifetime validation failed, the token is expired.' };
+      if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return { ok: false, error: 'Access token validation failure. Invalid audience.' };
+      return { ok: false, error: 'Signing key is invalid.' };
+    }
+  }
+}
