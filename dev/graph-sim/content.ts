@@ -40,7 +40,10 @@ function bytesAt(key: Buffer, offset: number, length: number): Buffer {
 }
 
 /** Parses a single `bytes=a-b` range against `size`; undefined when absent, 'invalid' when unsatisfiable. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'invalid' | undefined {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'invalid' | undefined {
   if (!header) return undefined;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return 'invalid';
@@ -60,7 +63,7 @@ export function parseRange(header: string | undefined, size: number): { start: n
 }
 
 const LINES = [
-  'Good morning everyone, let us get started with today\'s class.',
+  "Good morning everyone, let us get started with today's class.",
   'Last week we covered cell membranes; today we move on to transport.',
   'Can someone remind us what passive transport means?',
   'It is movement across the membrane without using energy.',
@@ -84,7 +87,10 @@ export function transcriptVtt(organizer: string, attendees: string[]): string {
   const voices = [organizer, ...(attendees.length ? attendees : ['Student'])];
   let t = 4;
   const cues = LINES.map((text, i) => {
-    const speaker = i % 3 === 0 || i === LINES.length - 1 ? organizer : voices[1 + (i % (voices.length - 1 || 1))] ?? organizer;
+    const speaker =
+      i % 3 === 0 || i === LINES.length - 1
+        ? organizer
+        : (voices[1 + (i % (voices.length - 1 || 1))] ?? organizer);
     const cue = `${stamp(t)} --> ${stamp(t + 5.5)}\n<v ${speaker}>${text}</v>`;
     t += 7;
     return cue;

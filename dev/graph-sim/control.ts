@@ -46,7 +46,10 @@ export function registerControlRoutes(router: Router, deps: ControlDeps): void {
       clock: { now: clock.now().toISOString(), scale: clock.scale },
       meetings: [...state.meetings.values()],
       artifacts: [...state.artifacts.values()],
-      subscriptions: [...state.subscriptions.values()].map((s) => ({ ...s, clientState: s.clientState ? '[set]' : null })),
+      subscriptions: [...state.subscriptions.values()].map((s) => ({
+        ...s,
+        clientState: s.clientState ? '[set]' : null,
+      })),
     }),
   );
 
@@ -67,12 +70,18 @@ export function registerControlRoutes(router: Router, deps: ControlDeps): void {
   });
 
   router.add('POST', '/_sim/meetings/:id/end', async (ctx) => {
-    const m = state.meetings.get(ctx.params.id!) ?? [...state.meetings.values()].find((x) => x.joinWebUrl === ctx.params.id);
+    const m =
+      state.meetings.get(ctx.params.id!) ??
+      [...state.meetings.values()].find((x) => x.joinWebUrl === ctx.params.id);
     if (!m) throw new GraphHttpError(404, 'NotFound', 'No such meeting.');
     const body = (await ctx.rawBody()).length ? await ctx.body<{ recordingBytes?: number }>() : {};
     if (body.recordingBytes !== undefined) m.recordingBytes = body.recordingBytes;
     deps.endMeeting(m);
-    sendJson(ctx.res, 200, { id: m.id, ended: m.ended, artifacts: [...state.artifacts.values()].filter((a) => a.meetingId === m.id) });
+    sendJson(ctx.res, 200, {
+      id: m.id,
+      ended: m.ended,
+      artifacts: [...state.artifacts.values()].filter((a) => a.meetingId === m.id),
+    });
   });
 
   router.add('POST', '/_sim/faults', async (ctx) => {
@@ -93,9 +102,17 @@ export function registerControlRoutes(router: Router, deps: ControlDeps): void {
   router.add('POST', '/_sim/subscriptions/:id/lifecycle', async (ctx) => {
     const s = state.subscriptions.get(ctx.params.id!);
     if (!s) throw new GraphHttpError(404, 'NotFound', 'No such subscription.');
-    const { event } = await ctx.body<{ event: 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed' }>();
-    if (!['reauthorizationRequired', 'subscriptionRemoved', 'missed'].includes(event)) throw new GraphHttpError(400, 'BadRequest', 'Unknown lifecycle event.');
-    if (!s.lifecycleNotificationUrl) throw new GraphHttpError(400, 'BadRequest', 'The subscription has no lifecycleNotificationUrl.');
+    const { event } = await ctx.body<{
+      event: 'reauthorizationRequired' | 'subscriptionRemoved' | 'missed';
+    }>();
+    if (!['reauthorizationRequired', 'subscriptionRemoved', 'missed'].includes(event))
+      throw new GraphHttpError(400, 'BadRequest', 'Unknown lifecycle event.');
+    if (!s.lifecycleNotificationUrl)
+      throw new GraphHttpError(
+        400,
+        'BadRequest',
+        'The subscription has no lifecycleNotificationUrl.',
+      );
     if (event === 'subscriptionRemoved') state.subscriptions.delete(s.id);
     delivery.enqueue('lifecycle', s, lifecycleItem(s, event));
     ctx.res.writeHead(202).end();

@@ -1,4 +1,12 @@
-import { X509Certificate, createCipheriv, createHash, createHmac, publicEncrypt, randomBytes, constants } from 'node:crypto';
+import {
+  X509Certificate,
+  createCipheriv,
+  createHash,
+  createHmac,
+  publicEncrypt,
+  randomBytes,
+  constants,
+} from 'node:crypto';
 import { fetch, type Dispatcher } from 'undici';
 import type { Identity } from './identity.js';
 import type { SimSubscription } from './state.js';
@@ -35,7 +43,11 @@ interface Pending {
 }
 
 /** Encrypts resource data exactly as the Graph docs describe for rich notifications. */
-export function encryptResource(resource: unknown, certificateBase64: string, certificateId: string) {
+export function encryptResource(
+  resource: unknown,
+  certificateBase64: string,
+  certificateId: string,
+) {
   const cert = new X509Certificate(Buffer.from(certificateBase64, 'base64'));
   const key = randomBytes(32);
   const cipher = createCipheriv('aes-256-cbc', key, key.subarray(0, 16));
@@ -43,9 +55,15 @@ export function encryptResource(resource: unknown, certificateBase64: string, ce
   return {
     data: data.toString('base64'),
     dataSignature: createHmac('sha256', key).update(data).digest('base64'),
-    dataKey: publicEncrypt({ key: cert.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, key).toString('base64'),
+    dataKey: publicEncrypt(
+      { key: cert.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' },
+      key,
+    ).toString('base64'),
     encryptionCertificateId: certificateId,
-    encryptionCertificateThumbprint: createHash('sha1').update(cert.raw).digest('hex').toUpperCase(),
+    encryptionCertificateThumbprint: createHash('sha1')
+      .update(cert.raw)
+      .digest('hex')
+      .toUpperCase(),
   };
 }
 
@@ -70,13 +88,18 @@ export class Delivery {
     this.duplicateNext = faults.duplicate ?? this.duplicateNext;
   }
 
-  enqueue(kind: 'change' | 'lifecycle', subscription: SimSubscription, item: Record<string, unknown>): void {
+  enqueue(
+    kind: 'change' | 'lifecycle',
+    subscription: SimSubscription,
+    item: Record<string, unknown>,
+  ): void {
     if (this.closed) return;
     if (kind === 'change' && this.dropNext > 0) {
       this.dropNext--;
       return;
     }
-    const url = kind === 'change' ? subscription.notificationUrl : subscription.lifecycleNotificationUrl!;
+    const url =
+      kind === 'change' ? subscription.notificationUrl : subscription.lifecycleNotificationUrl!;
     const queue = this.queues.get(url) ?? [];
     queue.push({ kind, item, subscription });
     if (kind === 'change' && this.duplicateNext > 0) {
@@ -116,15 +139,25 @@ export class Delivery {
     const body: DeliveryRecord['body'] = { value: batch.map((p) => p.item) };
     const rich = batch.filter((p) => p.kind === 'change' && p.subscription.includeResourceData);
     if (rich.length) {
-      const pairs = new Map(rich.map((p) => [`${p.subscription.appId}|${p.subscription.tenantId}`, p.subscription]));
+      const pairs = new Map(
+        rich.map((p) => [`${p.subscription.appId}|${p.subscription.tenantId}`, p.subscription]),
+      );
       body.validationTokens = await Promise.all(
-        [...pairs.values()].map((s) => this.options.identity.validationToken(s.tenantId, s.appId, Date.now())),
+        [...pairs.values()].map((s) =>
+          this.options.identity.validationToken(s.tenantId, s.appId, Date.now()),
+        ),
       );
     }
     await this.send(url, batch[0]!.kind, body, 1, this.options.nowMs());
   }
 
-  private async send(url: string, kind: 'change' | 'lifecycle', body: DeliveryRecord['body'], attempt: number, firstAt: number): Promise<void> {
+  private async send(
+    url: string,
+    kind: 'change' | 'lifecycle',
+    body: DeliveryRecord['body'],
+    attempt: number,
+    firstAt: number,
+  ): Promise<void> {
     if (this.closed) return;
     const started = Date.now();
     let status: DeliveryRecord['status'];
@@ -144,11 +177,22 @@ export class Delivery {
     } finally {
       this.inFlight--;
     }
-    this.log.push({ url, kind, body, attempt, status, ms: Date.now() - started, at: new Date(this.options.nowMs()).toISOString() });
+    this.log.push({
+      url,
+      kind,
+      body,
+      attempt,
+      status,
+      ms: Date.now() - started,
+      at: new Date(this.options.nowMs()).toISOString(),
+    });
     const ok = typeof status === 'number' && status >= 200 && status < 300;
     if (ok || this.closed) return;
     if (this.options.nowMs() - firstAt >= (this.options.giveUpAfterMs ?? 4 * 3600_000)) return;
-    const delay = Math.min((this.options.retryBaseMs ?? 1000) * 2 ** (attempt - 1), this.options.retryMaxMs ?? 60_000);
+    const delay = Math.min(
+      (this.options.retryBaseMs ?? 1000) * 2 ** (attempt - 1),
+      this.options.retryMaxMs ?? 60_000,
+    );
     this.later(() => void this.send(url, kind, body, attempt + 1, firstAt), delay);
   }
 }

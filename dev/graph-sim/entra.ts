@@ -4,7 +4,13 @@ import { GRAPH_RESOURCE, type Identity } from './identity.js';
 import type { SimState } from './state.js';
 
 /** Entra ID's OAuth error body. */
-function oauthError(ctx: Ctx, status: number, error: string, code: number, description: string): void {
+function oauthError(
+  ctx: Ctx,
+  status: number,
+  error: string,
+  code: number,
+  description: string,
+): void {
   sendJson(ctx.res, status, {
     error,
     error_description: `AADSTS${code}: ${description} Trace ID: ${ctx.requestId} Correlation ID: ${randomUUID()} Timestamp: ${new Date().toISOString()}`,
@@ -16,9 +22,13 @@ function oauthError(ctx: Ctx, status: number, error: string, code: number, descr
 }
 
 /** OpenID metadata, JWKS and the v2.0 token endpoint (client credentials). */
-export function registerEntraRoutes(router: Router, deps: { state: SimState; identity: Identity; baseUrl: () => string }): void {
+export function registerEntraRoutes(
+  router: Router,
+  deps: { state: SimState; identity: Identity; baseUrl: () => string },
+): void {
   const { state, identity } = deps;
-  const known = (tenant: string) => tenant === state.tenant.id || tenant === 'common' || tenant === 'organizations';
+  const known = (tenant: string) =>
+    tenant === state.tenant.id || tenant === 'common' || tenant === 'organizations';
 
   router.add('GET', '/:tenant/v2.0/.well-known/openid-configuration', (ctx) => {
     const t = ctx.params.tenant!;
@@ -29,7 +39,11 @@ export function registerEntraRoutes(router: Router, deps: { state: SimState; ide
       token_endpoint: `${base}/oauth2/v2.0/token`,
       authorization_endpoint: `${base}/oauth2/v2.0/authorize`,
       jwks_uri: `${deps.baseUrl()}/${t}/discovery/v2.0/keys`,
-      token_endpoint_auth_methods_supported: ['client_secret_post', 'private_key_jwt', 'client_secret_basic'],
+      token_endpoint_auth_methods_supported: [
+        'client_secret_post',
+        'private_key_jwt',
+        'client_secret_basic',
+      ],
       response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
       subject_types_supported: ['pairwise'],
       id_token_signing_alg_values_supported: ['RS256'],
@@ -45,28 +59,71 @@ export function registerEntraRoutes(router: Router, deps: { state: SimState; ide
 
   router.add('POST', '/:tenant/oauth2/v2.0/token', async (ctx) => {
     const t = ctx.params.tenant!;
-    if (t !== state.tenant.id) return oauthError(ctx, 400, 'invalid_request', 90002, `Tenant '${t}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`);
+    if (t !== state.tenant.id)
+      return oauthError(
+        ctx,
+        400,
+        'invalid_request',
+        90002,
+        `Tenant '${t}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.`,
+      );
     const form = await ctx.body<Record<string, string>>();
     if (form.grant_type !== 'client_credentials') {
-      return oauthError(ctx, 400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${form.grant_type ?? ''}'.`);
+      return oauthError(
+        ctx,
+        400,
+        'unsupported_grant_type',
+        70003,
+        `The app requested an unsupported grant type '${form.grant_type ?? ''}'.`,
+      );
     }
     const app = form.client_id ? state.app(form.client_id) : undefined;
     if (!app) {
-      return oauthError(ctx, 400, 'unauthorized_client', 700016, `Application with identifier '${form.client_id ?? ''}' was not found in the directory '${state.tenant.displayName}'.`);
+      return oauthError(
+        ctx,
+        400,
+        'unauthorized_client',
+        700016,
+        `Application with identifier '${form.client_id ?? ''}' was not found in the directory '${state.tenant.displayName}'.`,
+      );
     }
     if (!form.client_secret) {
-      return oauthError(ctx, 401, 'invalid_client', 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.");
+      return oauthError(
+        ctx,
+        401,
+        'invalid_client',
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+      );
     }
     if (!app.secrets.includes(form.client_secret)) {
-      return oauthError(ctx, 401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app.');
+      return oauthError(
+        ctx,
+        401,
+        'invalid_client',
+        7000215,
+        'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app.',
+      );
     }
     const scopes = (form.scope ?? '').split(' ').filter(Boolean);
     if (scopes.length !== 1 || !scopes[0]!.endsWith('/.default')) {
-      return oauthError(ctx, 400, 'invalid_scope', 1002012, `The provided value for scope ${form.scope ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`);
+      return oauthError(
+        ctx,
+        400,
+        'invalid_scope',
+        1002012,
+        `The provided value for scope ${form.scope ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
+      );
     }
     const resource = scopes[0]!.slice(0, -'/.default'.length);
     if (resource !== GRAPH_RESOURCE && resource !== '00000003-0000-0000-c000-000000000000') {
-      return oauthError(ctx, 400, 'invalid_resource', 500011, `The resource principal named ${resource} was not found in the tenant.`);
+      return oauthError(
+        ctx,
+        400,
+        'invalid_resource',
+        500011,
+        `The resource principal named ${resource} was not found in the tenant.`,
+      );
     }
     sendJson(ctx.res, 200, {
       token_type: 'Bearer',

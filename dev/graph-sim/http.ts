@@ -43,7 +43,10 @@ export class Router {
   }
 
   /** Finds a handler; `methodMismatch` tells a 405 from a 404. */
-  match(method: string, path: string): { handler: Handler; params: Params } | { methodMismatch: boolean } {
+  match(
+    method: string,
+    path: string,
+  ): { handler: Handler; params: Params } | { methodMismatch: boolean } {
     let methodMismatch = false;
     for (const r of this.routes) {
       const m = r.pattern.exec(path);
@@ -62,7 +65,13 @@ export class Router {
 
 const MAX_BODY = 4 * 1024 * 1024;
 
-export function makeCtx(req: IncomingMessage, res: ServerResponse, url: URL, params: Params, requestId: string): Ctx {
+export function makeCtx(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  params: Params,
+  requestId: string,
+): Ctx {
   let raw: Promise<Buffer> | undefined;
   const rawBody = (): Promise<Buffer> =>
     (raw ??= new Promise<Buffer>((resolve, reject) => {
@@ -71,7 +80,9 @@ export function makeCtx(req: IncomingMessage, res: ServerResponse, url: URL, par
       req.on('data', (c: Buffer) => {
         size += c.length;
         if (size > MAX_BODY) {
-          reject(new GraphHttpError(413, 'RequestEntityTooLarge', 'The request body is too large.'));
+          reject(
+            new GraphHttpError(413, 'RequestEntityTooLarge', 'The request body is too large.'),
+          );
           req.destroy();
           return;
         }
@@ -90,12 +101,18 @@ export function makeCtx(req: IncomingMessage, res: ServerResponse, url: URL, par
     async body<T>() {
       const buf = await rawBody();
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
-      if (type === 'application/x-www-form-urlencoded') return Object.fromEntries(new URLSearchParams(buf.toString('utf8'))) as T;
-      if (buf.length === 0) throw new GraphHttpError(400, 'BadRequest', 'Empty Payload. JSON content expected.');
+      if (type === 'application/x-www-form-urlencoded')
+        return Object.fromEntries(new URLSearchParams(buf.toString('utf8'))) as T;
+      if (buf.length === 0)
+        throw new GraphHttpError(400, 'BadRequest', 'Empty Payload. JSON content expected.');
       try {
         return JSON.parse(buf.toString('utf8')) as T;
       } catch {
-        throw new GraphHttpError(400, 'BadRequest', 'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.');
+        throw new GraphHttpError(
+          400,
+          'BadRequest',
+          'Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format.',
+        );
       }
     },
   };
@@ -113,17 +130,28 @@ export class GraphHttpError extends Error {
   }
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
-    'content-type': 'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8',
+    'content-type':
+      'application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8',
     'content-length': Buffer.byteLength(text),
     ...headers,
   });
   res.end(text);
 }
 
-export function sendGraphError(res: ServerResponse, err: GraphHttpError, requestId: string, clientRequestId?: string): void {
+export function sendGraphError(
+  res: ServerResponse,
+  err: GraphHttpError,
+  requestId: string,
+  clientRequestId?: string,
+): void {
   sendJson(
     res,
     err.status,
@@ -131,7 +159,11 @@ export function sendGraphError(res: ServerResponse, err: GraphHttpError, request
       error: {
         code: err.code,
         message: err.message,
-        innerError: { date: new Date().toISOString().replace(/\.\d+Z$/, ''), 'request-id': requestId, 'client-request-id': clientRequestId ?? requestId },
+        innerError: {
+          date: new Date().toISOString().replace(/\.\d+Z$/, ''),
+          'request-id': requestId,
+          'client-request-id': clientRequestId ?? requestId,
+        },
       },
     },
     { 'request-id': requestId, 'client-request-id': clientRequestId ?? requestId, ...err.headers },

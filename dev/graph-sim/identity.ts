@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT, exportJWK, generateKeyPair, jwtVerify, createLocalJWKSet, type JWK, type JWTPayload, type CryptoKey } from 'jose';
+import {
+  SignJWT,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+  createLocalJWKSet,
+  type JWK,
+  type JWTPayload,
+  type CryptoKey,
+} from 'jose';
 
 /** Graph's resource id and the app id Graph signs change-notification tokens as (documented). */
 export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
@@ -25,7 +34,12 @@ export class Identity {
 
   static async create(): Promise<Identity> {
     const { publicKey, privateKey } = await generateKeyPair('RS256', { extractable: true });
-    const jwk = { ...(await exportJWK(publicKey)), kid: randomUUID().replace(/-/g, ''), use: 'sig', alg: 'RS256' };
+    const jwk = {
+      ...(await exportJWK(publicKey)),
+      kid: randomUUID().replace(/-/g, ''),
+      use: 'sig',
+      alg: 'RS256',
+    };
     return new Identity(privateKey, jwk);
   }
 
@@ -83,7 +97,10 @@ export class Identity {
   }
 
   /** Verifies a Graph access token; returns its claims or a reason it was refused. */
-  async verifyGraphToken(token: string, nowMs: number): Promise<{ ok: true; claims: AppTokenClaims } | { ok: false; error: string }> {
+  async verifyGraphToken(
+    token: string,
+    nowMs: number,
+  ): Promise<{ ok: true; claims: AppTokenClaims } | { ok: false; error: string }> {
     try {
       const { payload } = await jwtVerify(token, createLocalJWKSet(this.jwks()), {
         audience: [GRAPH_RESOURCE, GRAPH_APP_ID],
@@ -92,8 +109,10 @@ export class Identity {
       return { ok: true, claims: payload as AppTokenClaims };
     } catch (err) {
       const code = (err as { code?: string }).code;
-      if (code === 'ERR_JWT_EXPIRED') return { ok: false, error: 'Lifetime validation failed, the token is expired.' };
-      if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED') return { ok: false, error: 'Access token validation failure. Invalid audience.' };
+      if (code === 'ERR_JWT_EXPIRED')
+        return { ok: false, error: 'Lifetime validation failed, the token is expired.' };
+      if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED')
+        return { ok: false, error: 'Access token validation failure. Invalid audience.' };
       return { ok: false, error: 'Signing key is invalid.' };
     }
   }

@@ -13,7 +13,14 @@ import { SimState, type SimMeeting } from './state.js';
 import { loadOrCreateTls } from './tls.js';
 import { demoTenant, type SimTenant } from './tenant.js';
 
-export { DEMO, bareTenant, demoTenant, type SimApp, type SimTenant, type SimUser } from './tenant.js';
+export {
+  DEMO,
+  bareTenant,
+  demoTenant,
+  type SimApp,
+  type SimTenant,
+  type SimUser,
+} from './tenant.js';
 export { MAX_SUBSCRIPTION_MINUTES } from './graph.js';
 export { NOTIFICATION_PUBLISHER_APP_ID } from './identity.js';
 export type { DeliveryRecord } from './delivery.js';
@@ -30,7 +37,10 @@ export interface GraphSimOptions {
   startTime?: Date;
   /** How often meetings and subscriptions are checked, in real milliseconds. */
   tickMs?: number;
-  delivery?: Pick<DeliveryOptions, 'batchWindowMs' | 'responseTimeoutMs' | 'retryBaseMs' | 'retryMaxMs' | 'giveUpAfterMs'>;
+  delivery?: Pick<
+    DeliveryOptions,
+    'batchWindowMs' | 'responseTimeoutMs' | 'retryBaseMs' | 'retryMaxMs' | 'giveUpAfterMs'
+  >;
 }
 
 export interface RunningGraphSim {
@@ -60,40 +70,96 @@ export async function startGraphSim(options: GraphSimOptions): Promise<RunningGr
   const state = new SimState(options.tenant ?? demoTenant());
   const clock = new SimClock(Date.now, options.startTime, options.timeScale ?? 1);
   const dispatcher = new Agent({ connect: { ca: [...tls.rootCertificates, material.ca] } });
-  const delivery = new Delivery({ identity, dispatcher, nowMs: () => clock.nowMs(), ...options.delivery });
+  const delivery = new Delivery({
+    identity,
+    dispatcher,
+    nowMs: () => clock.nowMs(),
+    ...options.delivery,
+  });
   const faults: Fault[] = [];
   const requests: RequestRecord[] = [];
   let baseUrl = '';
   const router = new Router();
   registerEntraRoutes(router, { state, identity, baseUrl: () => baseUrl });
-  const graph = registerGraphRoutes(router, { state, identity, clock, delivery, dispatcher, baseUrl: () => baseUrl });
-  registerControlRoutes(router, { state, clock, delivery, faults, requests, endMeeting: graph.endMeeting });
+  const graph = registerGraphRoutes(router, {
+    state,
+    identity,
+    clock,
+    delivery,
+    dispatcher,
+    baseUrl: () => baseUrl,
+  });
+  registerControlRoutes(router, {
+    state,
+    clock,
+    delivery,
+    faults,
+    requests,
+    endMeeting: graph.endMeeting,
+  });
 
   const server = https.createServer({ cert: material.cert, key: material.key }, (req, res) => {
     const url = new URL(req.url ?? '/', baseUrl);
     const requestId = newRequestId();
-    const clientRequestId = typeof req.headers['client-request-id'] === 'string' ? req.headers['client-request-id'] : undefined;
+    const clientRequestId =
+      typeof req.headers['client-request-id'] === 'string'
+        ? req.headers['client-request-id']
+        : undefined;
     const isGraph = url.pathname.startsWith('/v1.0/');
     res.on('finish', () => {
-      if (!url.pathname.startsWith('/_sim/')) requests.push({ method: req.method ?? '', path: url.pathname + url.search, status: res.statusCode, at: clock.now().toISOString() });
+      if (!url.pathname.startsWith('/_sim/'))
+        requests.push({
+          method: req.method ?? '',
+          path: url.pathname + url.search,
+          status: res.statusCode,
+          at: clock.now().toISOString(),
+        });
     });
     const run = async () => {
       if (isGraph) {
-        const fault = faults.find((f) => f.count > 0 && (!f.method || f.method === req.method) && (!f.path || url.pathname.includes(f.path)));
+        const fault = faults.find(
+          (f) =>
+            f.count > 0 &&
+            (!f.method || f.method === req.method) &&
+            (!f.path || url.pathname.includes(f.path)),
+        );
         if (fault) {
           fault.count--;
           if (fault.latencyMs) await new Promise((r) => setTimeout(r, fault.latencyMs));
           if (fault.status === 429) {
-            throw new GraphHttpError(429, 'TooManyRequests', 'Too many requests. Retry after the time in the Retry-After header.', fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {});
+            throw new GraphHttpError(
+              429,
+              'TooManyRequests',
+              'Too many requests. Retry after the time in the Retry-After header.',
+              fault.retryAfterSeconds !== undefined
+                ? { 'retry-after': String(fault.retryAfterSeconds) }
+                : {},
+            );
           }
-          if (fault.status) throw new GraphHttpError(fault.status, fault.status === 503 ? 'ServiceUnavailable' : 'InternalServerError', 'The service is temporarily unavailable.', fault.retryAfterSeconds !== undefined ? { 'retry-after': String(fault.retryAfterSeconds) } : {});
+          if (fault.status)
+            throw new GraphHttpError(
+              fault.status,
+              fault.status === 503 ? 'ServiceUnavailable' : 'InternalServerError',
+              'The service is temporarily unavailable.',
+              fault.retryAfterSeconds !== undefined
+                ? { 'retry-after': String(fault.retryAfterSeconds) }
+                : {},
+            );
         }
       }
       const found = router.match(req.method ?? 'GET', url.pathname);
       if (!('handler' in found)) {
         throw found.methodMismatch
-          ? new GraphHttpError(405, 'Request_BadRequest', `The HTTP method '${req.method}' is not allowed for this resource.`)
-          : new GraphHttpError(400, 'BadRequest', `Resource not found for the segment '${url.pathname.split('/').filter(Boolean).pop() ?? ''}'.`);
+          ? new GraphHttpError(
+              405,
+              'Request_BadRequest',
+              `The HTTP method '${req.method}' is not allowed for this resource.`,
+            )
+          : new GraphHttpError(
+              400,
+              'BadRequest',
+              `Resource not found for the segment '${url.pathname.split('/').filter(Boolean).pop() ?? ''}'.`,
+            );
       }
       res.setHeader('request-id', requestId);
       res.setHeader('client-request-id', clientRequestId ?? requestId);
@@ -104,7 +170,10 @@ export async function startGraphSim(options: GraphSimOptions): Promise<RunningGr
         res.destroy();
         return;
       }
-      const e = err instanceof GraphHttpError ? err : new GraphHttpError(500, 'InternalServerError', (err as Error).message);
+      const e =
+        err instanceof GraphHttpError
+          ? err
+          : new GraphHttpError(500, 'InternalServerError', (err as Error).message);
       sendGraphError(res, e, requestId, clientRequestId);
     });
   });

@@ -21,21 +21,35 @@ function fail(message: string): never {
 }
 
 const port = Number(values.port);
-if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be 0-65535, got "${values.port}"`);
+if (!Number.isInteger(port) || port < 0 || port > 65535)
+  fail(`--port must be 0-65535, got "${values.port}"`);
 const scale = Number(values['time-scale']);
 if (!(scale > 0 && scale <= 100_000)) fail('--time-scale must be > 0 and <= 100000');
 
 try {
-  const sim = await startGraphSim({ port, tlsDir: path.resolve(values['tls-dir']), timeScale: scale });
+  const sim = await startGraphSim({
+    port,
+    tlsDir: path.resolve(values['tls-dir']),
+    timeScale: scale,
+  });
   const stop = (): void => {
     void sim.close().then(() => process.exit(0));
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   process.on('disconnect', stop);
-  const info = { type: 'listening', url: sim.url, caPath: sim.caPath, authority: sim.authority(), tenantId: sim.state.tenant.id };
+  const info = {
+    type: 'listening',
+    url: sim.url,
+    caPath: sim.caPath,
+    authority: sim.authority(),
+    tenantId: sim.state.tenant.id,
+  };
   if (process.send) process.send(info);
-  else process.stdout.write(`graph-sim: ${sim.url} (authority ${sim.authority()}, CA ${sim.caPath})\n`);
+  else
+    process.stdout.write(
+      `graph-sim: ${sim.url} (authority ${sim.authority()}, CA ${sim.caPath})\n`,
+    );
 } catch (err) {
   fail((err as Error).message);
 }

@@ -88,19 +88,30 @@ export class SimState {
   /** A user by id or user principal name (Graph accepts both in paths). */
   user(idOrUpn: string): SimUser | undefined {
     const key = idOrUpn.toLowerCase();
-    return this.tenant.users.find((u) => u.id.toLowerCase() === key || u.userPrincipalName.toLowerCase() === key);
+    return this.tenant.users.find(
+      (u) => u.id.toLowerCase() === key || u.userPrincipalName.toLowerCase() === key,
+    );
   }
 
   userByEmail(address: string): SimUser | undefined {
     const key = address.toLowerCase();
-    return this.tenant.users.find((u) => u.mail?.toLowerCase() === key || u.userPrincipalName.toLowerCase() === key);
+    return this.tenant.users.find(
+      (u) => u.mail?.toLowerCase() === key || u.userPrincipalName.toLowerCase() === key,
+    );
   }
 
   app(clientId: string) {
     return this.tenant.apps.find((a) => a.clientId === clientId);
   }
 
-  newMeeting(organizer: SimUser, fields: Pick<SimMeeting, 'subject' | 'startDateTime' | 'endDateTime' | 'fromCalendar' | 'attendeeIds'> & { eventId?: string }, now: Date): SimMeeting {
+  newMeeting(
+    organizer: SimUser,
+    fields: Pick<
+      SimMeeting,
+      'subject' | 'startDateTime' | 'endDateTime' | 'fromCalendar' | 'attendeeIds'
+    > & { eventId?: string },
+    now: Date,
+  ): SimMeeting {
     const thread = `19:meeting_${randomBytes(24).toString('base64url')}@thread.v2`;
     // Graph's onlineMeeting ids are base64 of "1*{organizer}*0**{thread}".
     const id = Buffer.from(`1*${organizer.id}*0**${thread}`).toString('base64');
@@ -139,7 +150,9 @@ export class SimState {
   }
 
   artifactsOf(kind: ArtifactKind, filter: (a: SimArtifact) => boolean): SimArtifact[] {
-    return [...this.artifacts.values()].filter((a) => a.kind === kind && filter(a)).sort((a, b) => a.seq - b.seq);
+    return [...this.artifacts.values()]
+      .filter((a) => a.kind === kind && filter(a))
+      .sort((a, b) => a.seq - b.seq);
   }
 }
 
@@ -178,11 +191,23 @@ export function meetingJson(state: SimState, m: SimMeeting) {
       organizer: {
         upn: organizer?.userPrincipalName,
         role: 'presenter',
-        identity: { user: { id: m.organizerId, displayName: organizer?.displayName ?? null, tenantId: state.tenant.id } },
+        identity: {
+          user: {
+            id: m.organizerId,
+            displayName: organizer?.displayName ?? null,
+            tenantId: state.tenant.id,
+          },
+        },
       },
       attendees: m.attendeeIds.map((id) => {
         const u = state.user(id);
-        return { upn: u?.userPrincipalName, role: 'attendee', identity: { user: { id, displayName: u?.displayName ?? null, tenantId: state.tenant.id } } };
+        return {
+          upn: u?.userPrincipalName,
+          role: 'attendee',
+          identity: {
+            user: { id, displayName: u?.displayName ?? null, tenantId: state.tenant.id },
+          },
+        };
       }),
     },
   };
@@ -200,6 +225,14 @@ export function artifactJson(state: SimState, a: SimArtifact, baseUrl: string) {
     meetingOrganizer: identityOf(state.user(a.organizerId), state.tenant.id, a.organizerId),
   };
   return a.kind === 'recording'
-    ? { '@odata.type': '#microsoft.graph.callRecording', ...common, recordingContentUrl: `${baseUrl}/v1.0/${path}` }
-    : { '@odata.type': '#microsoft.graph.callTranscript', ...common, transcriptContentUrl: `${baseUrl}/v1.0/${path}` };
+    ? {
+        '@odata.type': '#microsoft.graph.callRecording',
+        ...common,
+        recordingContentUrl: `${baseUrl}/v1.0/${path}`,
+      }
+    : {
+        '@odata.type': '#microsoft.graph.callTranscript',
+        ...common,
+        transcriptContentUrl: `${baseUrl}/v1.0/${path}`,
+      };
 }

@@ -66,7 +66,14 @@ export const DEMO = {
   labChannelId: '19:lab-biology101@thread.tacv2',
 } as const;
 
-const LEARNERS = ['Ada Okafor', 'Ben Carter', 'Chen Wei', 'Dina Haddad', 'Emil Novak', 'Farah Siddiqui'];
+const LEARNERS = [
+  'Ada Okafor',
+  'Ben Carter',
+  'Chen Wei',
+  'Dina Haddad',
+  'Emil Novak',
+  'Farah Siddiqui',
+];
 
 /** The tenant `npm start` runs against: one instructor, six learners, one class team. */
 export function demoTenant(): SimTenant {

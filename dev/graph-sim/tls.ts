@@ -34,7 +34,9 @@ async function generate(): Promise<Omit<TlsMaterial, 'caPath'>> {
   const notAfter = new Date(Date.now() + 5 * 365 * 86_400_000);
   const caKeys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair;
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: webcrypto.getRandomValues(new Uint8Array(8)).reduce((s, b) => s + b.toString(16).padStart(2, '0'), '01'),
+    serialNumber: webcrypto
+      .getRandomValues(new Uint8Array(8))
+      .reduce((s, b) => s + b.toString(16).padStart(2, '0'), '01'),
     name: 'CN=Classroom Recorder local CA (Graph simulator)',
     notBefore,
     notAfter,
@@ -42,13 +44,18 @@ async function generate(): Promise<Omit<TlsMaterial, 'caPath'>> {
     keys: caKeys,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
     ],
   });
   const leafKeys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as KeyPair;
   const leaf = await x509.X509CertificateGenerator.create({
-    serialNumber: webcrypto.getRandomValues(new Uint8Array(8)).reduce((s, b) => s + b.toString(16).padStart(2, '0'), '02'),
+    serialNumber: webcrypto
+      .getRandomValues(new Uint8Array(8))
+      .reduce((s, b) => s + b.toString(16).padStart(2, '0'), '02'),
     subject: 'CN=127.0.0.1',
     issuer: ca.subject,
     notBefore,
@@ -58,7 +65,10 @@ async function generate(): Promise<Omit<TlsMaterial, 'caPath'>> {
     signingKey: caKeys.privateKey,
     extensions: [
       new x509.BasicConstraintsExtension(false),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+        true,
+      ),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension([
         { type: 'ip', value: '127.0.0.1' },
@@ -79,7 +89,11 @@ async function generate(): Promise<Omit<TlsMaterial, 'caPath'>> {
  * first start and kept in `dir` (git-ignored). Clients trust the CA; verification stays on.
  */
 export async function loadOrCreateTls(dir: string): Promise<TlsMaterial> {
-  const files = { ca: path.join(dir, 'ca.pem'), cert: path.join(dir, 'server.pem'), key: path.join(dir, 'server-key.pem') };
+  const files = {
+    ca: path.join(dir, 'ca.pem'),
+    cert: path.join(dir, 'server.pem'),
+    key: path.join(dir, 'server-key.pem'),
+  };
   if (!Object.values(files).every((f) => fs.existsSync(f))) {
     fs.mkdirSync(dir, { recursive: true });
     const made = await generate();

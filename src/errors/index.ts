@@ -13,6 +13,13 @@ export const ErrorCode = {
   PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
   UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   StoreUnavailable: 'STORE_UNAVAILABLE',
+  GraphPermissionMissing: 'GRAPH_PERMISSION_MISSING',
+  GraphAccessPolicyMissing: 'GRAPH_ACCESS_POLICY_MISSING',
+  GraphAuthFailed: 'GRAPH_AUTH_FAILED',
+  GraphThrottled: 'GRAPH_THROTTLED',
+  GraphNotFound: 'GRAPH_NOT_FOUND',
+  GraphBadRequest: 'GRAPH_BAD_REQUEST',
+  GraphUnavailable: 'GRAPH_UNAVAILABLE',
   ShuttingDown: 'SHUTTING_DOWN',
   Internal: 'INTERNAL',
 } as const;
@@ -56,5 +63,25 @@ export class ValidationError extends AppError {
 export class NotFoundError extends AppError {
   constructor(message: string) {
     super(ErrorCode.NotFound, message);
+  }
+}
+
+/**
+ * A failed Microsoft Graph or Entra ID call. Carries what support needs (status, Graph's error
+ * code, request id) and a message that tells an admin what to fix.
+ */
+export class GraphRequestError extends AppError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly details: {
+      operation: string;
+      status?: number;
+      graphCode?: string;
+      requestId?: string;
+    },
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
   }
 }

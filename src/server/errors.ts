@@ -13,6 +13,13 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.PayloadTooLarge]: 413,
   [ErrorCode.UnsupportedMediaType]: 415,
   [ErrorCode.StoreUnavailable]: 503,
+  [ErrorCode.GraphPermissionMissing]: 502,
+  [ErrorCode.GraphAccessPolicyMissing]: 502,
+  [ErrorCode.GraphAuthFailed]: 502,
+  [ErrorCode.GraphThrottled]: 503,
+  [ErrorCode.GraphNotFound]: 404,
+  [ErrorCode.GraphBadRequest]: 502,
+  [ErrorCode.GraphUnavailable]: 502,
   [ErrorCode.ShuttingDown]: 503,
   [ErrorCode.Internal]: 500,
 };
