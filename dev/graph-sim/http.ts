@@ -38,8 +38,9 @@ export class Router {
     this.routes.push({ method, pattern: new RegExp(`^${source}$`), keys, handler });
   }
 
+  /** Regex routes are tried before `:param` routes, so `getAllRecordings(...)` is never taken for an id. */
   addRegex(method: string, pattern: RegExp, keys: string[], handler: Handler): void {
-    this.routes.push({ method, pattern, keys, handler });
+    this.routes.unshift({ method, pattern, keys, handler });
   }
 
   /** Finds a handler; `methodMismatch` tells a 405 from a 404. */

@@ -147,7 +147,10 @@ export async function startGraphSim(options: GraphSimOptions): Promise<RunningGr
             );
         }
       }
-      const found = router.match(req.method ?? 'GET', url.pathname);
+      // OData function calls may arrive with ( ) ' percent-encoded; other escapes stay, so
+      // ids that contain an encoded '/' remain one segment.
+      const routePath = url.pathname.replace(/%2[789]/gi, (m) => decodeURIComponent(m));
+      const found = router.match(req.method ?? 'GET', routePath);
       if (!('handler' in found)) {
         throw found.methodMismatch
           ? new GraphHttpError(

@@ -1,0 +1,54 @@
+import { Agent, fetch } from 'undici';
+import type { RunningGraphSim } from '../../dev/graph-sim/index.js';
+import { APP_ID, APP_SECRET } from './graph.js';
+
+/** Raw HTTPS calls to the simulator (CA trusted), to pin exact statuses and bodies. */
+export function simClient(sim: RunningGraphSim) {
+  const dispatcher = new Agent({ connect: { ca: sim.ca } });
+  async function request(
+    method: string,
+    path: string,
+    init: {
+      body?: unknown;
+      token?: string;
+      form?: Record<string, string>;
+      headers?: Record<string, string>;
+    } = {},
+  ) {
+    const headers: Record<string, string> = { ...init.headers };
+    let body: string | undefined;
+    if (init.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = new URLSearchParams(init.form).toString();
+    } else if (init.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(init.body);
+    }
+    if (init.token) headers.authorization = `Bearer ${init.token}`;
+    const res = await fetch(`${sim.url}${path}`, { method, headers, body, dispatcher });
+    const text = await res.text();
+    let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+  return {
+    request,
+    async token(clientId = APP_ID, secret = APP_SECRET): Promise<string> {
+      const r = await request('POST', `/${sim.state.tenant.id}/oauth2/v2.0/token`, {
+        form: {
+          grant_type: 'client_credentials',
+          client_id: clientId,
+          client_secret: secret,
+          scope: 'https://graph.microsoft.com/.default',
+        },
+      });
+      if (r.status !== 200) throw new Error(`token: ${r.status} ${r.text}`);
+      return r.json.access_token as string;
+    },
+    close: () => dispatcher.close(),
+  };
+}
