@@ -108,7 +108,14 @@ export class Delivery {
     }
     if (!this.queues.has(url)) {
       this.queues.set(url, queue);
-      this.later(() => void this.flush(url), this.options.batchWindowMs ?? 100);
+      this.later(() => {
+        this.flush(url).catch((err: unknown) => {
+          // A bug in the simulator must be loud, never a silently lost notification.
+          process.stderr.write(
+            `graph-sim: delivery to ${url} failed: ${(err as Error).stack ?? String(err)}\n`,
+          );
+        });
+      }, this.options.batchWindowMs ?? 100);
     }
   }
 
@@ -133,6 +140,16 @@ export class Delivery {
   }
 
   private async flush(url: string): Promise<void> {
+    // Counted as in flight from here, so `busy` never reads false while tokens are signed.
+    this.inFlight++;
+    try {
+      await this.flushBatch(url);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async flushBatch(url: string): Promise<void> {
     const batch = this.queues.get(url) ?? [];
     this.queues.delete(url);
     if (batch.length === 0) return;
