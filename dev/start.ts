@@ -1,10 +1,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 import { loadConfig, loadLauncherConfig, redactUri, type Env } from '../src/config/index.js';
 import { ConfigError } from '../src/errors/index.js';
+import { DEMO } from './graph-sim/tenant.js';
 
 /**
  * `npm start`: the whole app locally, with no cloud account. Loads env/.env.<ENV_NAME> (and its
@@ -77,12 +79,14 @@ async function main(): Promise<void> {
   }
 
   let mongo: ChildProcess | undefined;
+  let graphSim: ChildProcess | undefined;
   let app: ChildProcess | undefined;
   let stopping = false;
   const shutdown = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     await stopChild(app);
+    await stopChild(graphSim);
     await stopChild(mongo);
     process.exit(code);
   };
@@ -106,7 +110,40 @@ async function main(): Promise<void> {
       mongoUri = String(started.info.uri);
       mongoLine = `${mongoUri} (local server, data in ${path.relative(process.cwd(), dataDir) || dataDir})`;
     }
-    const started = await launch('the app', 'src/main.ts', [], { ...env, MONGODB_URI: mongoUri });
+    // Graph: the user's own Entra app when configured, otherwise the simulator with a demo
+    // tenant and a client secret made fresh for this run (never written anywhere).
+    const appEnv: Env = { ...env, MONGODB_URI: mongoUri };
+    let graphLine: string;
+    if (env.AAD_APP_CLIENT_ID) {
+      graphLine = `${env.GRAPH_BASE_URL || 'https://graph.microsoft.com'} (Entra app ${env.AAD_APP_CLIENT_ID})`;
+    } else {
+      const secret = randomBytes(24).toString('base64url');
+      const sim = await launch(
+        'the Graph simulator',
+        'dev/graph-sim/main.ts',
+        [
+          '--port',
+          String(launcher.graphSimPort),
+          '--tls-dir',
+          path.resolve(root, launcher.localDataDir, 'graph-sim'),
+          '--time-scale',
+          String(launcher.localTimeScale),
+        ],
+        { ...env, GRAPH_SIM_APP_SECRET: secret },
+      );
+      graphSim = sim.child;
+      const simUrl = String(sim.info.url);
+      Object.assign(appEnv, {
+        AAD_APP_TENANT_ID: String(sim.info.tenantId),
+        AAD_APP_CLIENT_ID: DEMO.appClientId,
+        SECRET_AAD_APP_CLIENT_SECRET: secret,
+        AAD_APP_OAUTH_AUTHORITY_HOST: simUrl,
+        GRAPH_BASE_URL: simUrl,
+        GRAPH_CA_FILE: String(sim.info.caPath),
+      });
+      graphLine = `${simUrl} (simulator: ${String(sim.info.tenantName)}, meetings run ${launcher.localTimeScale}x; CA ${path.relative(process.cwd(), String(sim.info.caPath))})`;
+    }
+    const started = await launch('the app', 'src/main.ts', [], appEnv);
     app = started.child;
     const url = String(started.info.url);
     process.stdout.write(
@@ -116,6 +153,7 @@ async function main(): Promise<void> {
         `  App        ${url}`,
         `  Health     ${url}/healthz   Ready: ${url}/readyz`,
         `  MongoDB    ${mongoLine}`,
+        `  Graph      ${graphLine}`,
         'Press Ctrl-C to stop.',
         '',
       ].join('\n'),
@@ -126,6 +164,7 @@ async function main(): Promise<void> {
       void shutdown(1);
     };
     app.once('exit', onUnexpectedExit('the app'));
+    graphSim?.once('exit', onUnexpectedExit('the Graph simulator'));
     // The app survives a MongoDB outage by design (/readyz says 503 until it is back), so a
     // stopped local server does not take the app down; say how to bring it back instead.
     mongo?.once('exit', (code) => {

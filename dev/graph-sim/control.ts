@@ -1,7 +1,7 @@
 import type { SimClock } from './clock.js';
 import type { Delivery } from './delivery.js';
 import { lifecycleItem } from './graph.js';
-import { GraphHttpError, sendJson, type Router } from './http.js';
+import { GraphHttpError, sendJson, type Router, reply } from './http.js';
 import type { SimMeeting, SimState } from './state.js';
 import type { SimTenant } from './tenant.js';
 
@@ -91,12 +91,12 @@ export function registerControlRoutes(router: Router, deps: ControlDeps): void {
   });
   router.add('DELETE', '/_sim/faults', (ctx) => {
     deps.faults.length = 0;
-    ctx.res.writeHead(204).end();
+    reply(ctx.res, 204);
   });
 
   router.add('POST', '/_sim/notifications/faults', async (ctx) => {
     delivery.setFaults(await ctx.body<{ drop?: number; duplicate?: number }>());
-    ctx.res.writeHead(204).end();
+    reply(ctx.res, 204);
   });
 
   router.add('POST', '/_sim/subscriptions/:id/lifecycle', async (ctx) => {
@@ -115,7 +115,7 @@ export function registerControlRoutes(router: Router, deps: ControlDeps): void {
       );
     if (event === 'subscriptionRemoved') state.subscriptions.delete(s.id);
     delivery.enqueue('lifecycle', s, lifecycleItem(s, event));
-    ctx.res.writeHead(202).end();
+    reply(ctx.res, 202);
   });
 
   router.add('GET', '/_sim/requests', (ctx) => sendJson(ctx.res, 200, deps.requests));
@@ -123,6 +123,6 @@ export function registerControlRoutes(router: Router, deps: ControlDeps): void {
   router.add('DELETE', '/_sim/logs', (ctx) => {
     deps.requests.length = 0;
     delivery.log.length = 0;
-    ctx.res.writeHead(204).end();
+    reply(ctx.res, 204);
   });
 }

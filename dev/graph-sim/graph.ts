@@ -3,7 +3,7 @@ import { fetch, type Dispatcher } from 'undici';
 import type { SimClock } from './clock.js';
 import { parseRange, recordingStream, transcriptVtt } from './content.js';
 import { encryptResource, type Delivery } from './delivery.js';
-import { GraphHttpError, sendJson, type Ctx, type Router } from './http.js';
+import { GraphHttpError, sendJson, type Ctx, type Router, reply } from './http.js';
 import type { AppTokenClaims, Identity } from './identity.js';
 import {
   artifactJson,
@@ -350,7 +350,7 @@ export function registerGraphRoutes(
     requireRole(await authenticate(ctx), P.calendars);
     const e = eventOf(ctx);
     state.events.delete(e.id);
-    ctx.res.writeHead(204).end();
+    reply(ctx.res, 204);
   });
 
   // ---- online meetings ------------------------------------------------------------------
@@ -518,14 +518,12 @@ export function registerGraphRoutes(
           const vtt = Buffer.from(
             transcriptVtt(state.user(m.organizerId)?.displayName ?? 'Organizer', names),
           );
-          ctx.res
-            .writeHead(200, { 'content-type': 'text/vtt', 'content-length': vtt.length })
-            .end(vtt);
+          reply(ctx.res, 200, { 'content-type': 'text/vtt', 'content-length': vtt.length }, vtt);
           return;
         }
         const range = parseRange(ctx.req.headers.range, a.size);
         if (range === 'invalid') {
-          ctx.res.writeHead(416, { 'content-range': `bytes */${a.size}` }).end();
+          reply(ctx.res, 416, { 'content-range': `bytes */${a.size}` });
           return;
         }
         const { start, end } = range ?? { start: 0, end: a.size - 1 };
@@ -903,13 +901,13 @@ export function registerGraphRoutes(
   router.add('DELETE', '/v1.0/subscriptions/:id', async (ctx) => {
     const s = ownSubscription(ctx, await authenticate(ctx));
     state.subscriptions.delete(s.id);
-    ctx.res.writeHead(204).end();
+    reply(ctx.res, 204);
   });
 
   router.add('POST', '/v1.0/subscriptions/:id/reauthorize', async (ctx) => {
     const s = ownSubscription(ctx, await authenticate(ctx));
     s.reauthorizationSent = false;
-    ctx.res.writeHead(200).end();
+    reply(ctx.res, 200);
   });
 
   // ---- meeting end, notifications, lifecycle --------------------------------------------

@@ -131,6 +131,20 @@ export class GraphHttpError extends Error {
   }
 }
 
+/**
+ * Writes a complete response. Never chains `writeHead(...).end()`: restify, when loaded in the
+ * same process (tests), replaces writeHead with one that returns nothing.
+ */
+export function reply(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string | number> = {},
+  body?: string | Buffer,
+): void {
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
 export function sendJson(
   res: ServerResponse,
   status: number,

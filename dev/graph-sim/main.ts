@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startGraphSim } from './index.js';
+import { demoTenant, startGraphSim } from './index.js';
 
 /**
  * `npm run graph-sim -- --port 8443 --time-scale 60`
@@ -27,10 +27,13 @@ const scale = Number(values['time-scale']);
 if (!(scale > 0 && scale <= 100_000)) fail('--time-scale must be > 0 and <= 100000');
 
 try {
+  // The demo app's client secret: from the launcher (so the app can use it), or fresh.
+  const tenant = demoTenant(process.env.GRAPH_SIM_APP_SECRET || undefined);
   const sim = await startGraphSim({
     port,
     tlsDir: path.resolve(values['tls-dir']),
     timeScale: scale,
+    tenant,
   });
   const stop = (): void => {
     void sim.close().then(() => process.exit(0));
@@ -39,6 +42,7 @@ try {
   process.on('SIGTERM', stop);
   process.on('disconnect', stop);
   const info = {
+    tenantName: sim.state.tenant.displayName,
     type: 'listening',
     url: sim.url,
     caPath: sim.caPath,

@@ -59,7 +59,6 @@ export interface SimTenant {
 export const DEMO = {
   tenantId: 'a1d286db-6149-4b3d-95ad-23c9e1bf6853',
   appClientId: '6f0b3b8e-6a47-4f7b-9a61-3c2a9f0b1d10',
-  appSecret: 'local-dev-secret-not-for-production',
   instructorId: '8b081ef6-4792-4def-b2c9-c363a1bf41d5',
   teamId: '2c1c7e0a-5b0a-4a43-8b2e-6f3f5d1c9a01',
   generalChannelId: '19:general-biology101@thread.tacv2',
@@ -75,8 +74,11 @@ const LEARNERS = [
   'Farah Siddiqui',
 ];
 
-/** The tenant `npm start` runs against: one instructor, six learners, one class team. */
-export function demoTenant(): SimTenant {
+/**
+ * The tenant `npm start` runs against: one instructor, six learners, one class team. The app's
+ * secret is made fresh by the launcher for each run, so none is ever committed.
+ */
+export function demoTenant(appSecret: string = randomUUID()): SimTenant {
   const learners: SimUser[] = LEARNERS.map((name, i) => {
     const first = name.split(' ')[0]!.toLowerCase();
     return {
@@ -112,7 +114,7 @@ export function demoTenant(): SimTenant {
       {
         clientId: DEMO.appClientId,
         displayName: 'Classroom Recorder (local)',
-        secrets: [DEMO.appSecret],
+        secrets: [appSecret],
         roles: [
           'Calendars.ReadWrite',
           'OnlineMeetings.ReadWrite.All',

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { MongoClient } from 'mongodb';
 import { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
@@ -15,6 +16,19 @@ export interface Config {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   maxBodyBytes: number;
   shutdownTimeoutMs: number;
+  /** Microsoft Graph access; absent when no Entra app is configured. */
+  graph: GraphConfig | undefined;
+}
+
+/** The Entra app the app calls Graph as (app-only, client credentials). */
+export interface GraphConfig {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  authorityHost: string;
+  baseUrl: string;
+  /** Extra CA to trust for Graph and Entra ID (local mode: the simulator's). */
+  caFile: string | undefined;
 }
 
 /** Settings of the local launcher (`npm start`), on top of the app's. */
@@ -22,6 +36,8 @@ export interface LauncherConfig {
   envName: string;
   localMongoPort: number;
   localDataDir: string;
+  graphSimPort: number;
+  localTimeScale: number;
   /** Set when the user points at their own MongoDB; the local server is then not started. */
   mongodbUri: string | undefined;
 }
@@ -68,7 +84,28 @@ const FIX: Record<string, string> = {
   ENV_NAME: 'Name a file env/.env.<ENV_NAME>, e.g. ENV_NAME=local.',
   LOCAL_MONGO_PORT: 'Set it to a free TCP port, e.g. 27117, or 0 for any free port.',
   LOCAL_DATA_DIR: 'Set it to a writable folder, e.g. .data.',
+  AAD_APP_TENANT_ID: 'Set it to the directory (tenant) id of the Entra app registration, a GUID.',
+  AAD_APP_CLIENT_ID: 'Set it to the application (client) id of the Entra app registration, a GUID.',
+  SECRET_AAD_APP_CLIENT_SECRET:
+    'Set it to a client secret value of the Entra app (keep it in env/.env.<name>.user or a vault).',
+  AAD_APP_OAUTH_AUTHORITY_HOST: 'Set it to https://login.microsoftonline.com (or leave it unset).',
+  GRAPH_BASE_URL: 'Set it to https://graph.microsoft.com (or leave it unset).',
+  GRAPH_CA_FILE: 'Point it at a PEM file, or leave it unset to trust only the system CAs.',
+  GRAPH_SIM_PORT: 'Set it to a free TCP port, e.g. 8443, or 0 for any free port.',
+  LOCAL_TIME_SCALE: 'Set it to how many times faster meetings run locally, e.g. 120.',
 };
+
+const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, {
+  message: 'must be a GUID',
+});
+const httpsUrl = z
+  .string()
+  .url({ message: 'must be a URL' })
+  .refine((u) => u.startsWith('https://'), { message: 'must be an https URL' })
+  .transform((u) => u.replace(/\/+$/, ''));
+const existingFile = z
+  .string()
+  .refine((f) => fs.existsSync(f), { message: 'names a file that does not exist' });
 
 const appSchema = z.object({
   PORT: int(0, 65535).default(3978),
@@ -84,7 +121,19 @@ const appSchema = z.object({
     .default('info'),
   MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  AAD_APP_TENANT_ID: guid.optional(),
+  AAD_APP_CLIENT_ID: guid.optional(),
+  SECRET_AAD_APP_CLIENT_SECRET: z.string().optional(),
+  AAD_APP_OAUTH_AUTHORITY_HOST: httpsUrl.default('https://login.microsoftonline.com'),
+  GRAPH_BASE_URL: httpsUrl.default('https://graph.microsoft.com'),
+  GRAPH_CA_FILE: existingFile.optional(),
 });
+
+const GRAPH_IDENTITY = [
+  'AAD_APP_TENANT_ID',
+  'AAD_APP_CLIENT_ID',
+  'SECRET_AAD_APP_CLIENT_SECRET',
+] as const;
 
 const launcherSchema = z.object({
   ENV_NAME: z
@@ -93,6 +142,13 @@ const launcherSchema = z.object({
     .default('local'),
   LOCAL_MONGO_PORT: int(0, 65535).default(27117),
   LOCAL_DATA_DIR: z.string().min(1, { message: 'must not be empty' }).default('.data'),
+  GRAPH_SIM_PORT: int(0, 65535).default(8443),
+  LOCAL_TIME_SCALE: z
+    .string()
+    .regex(/^\d+(\.\d+)?$/, { message: 'must be a positive number' })
+    .transform(Number)
+    .refine((n) => n > 0 && n <= 100_000, { message: 'must be between 0 and 100000' })
+    .default(120),
   MONGODB_URI: mongoUri.optional(),
 });
 
@@ -117,7 +173,29 @@ function parse<S extends z.ZodType>(schema: S, env: Env): z.output<S> {
 /** Reads and validates the app's settings. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env): Config {
   const e = parse(appSchema, env);
+  // The Entra app's identity comes as a set: all three, or none (Graph features off).
+  const given = GRAPH_IDENTITY.filter((k) => e[k] !== undefined);
+  if (given.length > 0 && given.length < GRAPH_IDENTITY.length) {
+    const missing = GRAPH_IDENTITY.find((k) => e[k] === undefined)!;
+    throw new ConfigError(
+      missing,
+      `is not set, but ${given.join(' and ')} ${given.length > 1 ? 'are' : 'is'}`,
+      FIX[missing]!,
+    );
+  }
+  const graph: GraphConfig | undefined =
+    given.length === 0
+      ? undefined
+      : {
+          tenantId: e.AAD_APP_TENANT_ID!,
+          clientId: e.AAD_APP_CLIENT_ID!,
+          clientSecret: e.SECRET_AAD_APP_CLIENT_SECRET!,
+          authorityHost: e.AAD_APP_OAUTH_AUTHORITY_HOST,
+          baseUrl: e.GRAPH_BASE_URL,
+          caFile: e.GRAPH_CA_FILE,
+        };
   return {
+    graph,
     port: e.PORT,
     host: e.HOST,
     mongodbUri: e.MONGODB_URI,
@@ -136,6 +214,8 @@ export function loadLauncherConfig(env: Env): LauncherConfig {
     envName: e.ENV_NAME,
     localMongoPort: e.LOCAL_MONGO_PORT,
     localDataDir: e.LOCAL_DATA_DIR,
+    graphSimPort: e.GRAPH_SIM_PORT,
+    localTimeScale: e.LOCAL_TIME_SCALE,
     mongodbUri: e.MONGODB_URI,
   };
 }

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'restify';
 import type { Config } from '../config/index.js';
+import { GraphApi } from '../graph/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
 import { createStore, type Store } from '../store/index.js';
 import { registerHealthRoutes } from './health.js';
@@ -9,19 +10,25 @@ import { createHttpServer } from './http.js';
 export { describe as describeError, sendError } from './errors.js';
 
 /** A capability's route registration, given the server and the shared collaborators. */
-export type RouteRegistrar = (server: Server, deps: { store: Store; logger: Logger }) => void;
+export type RouteRegistrar = (
+  server: Server,
+  deps: { store: Store; logger: Logger; graph: GraphApi | undefined },
+) => void;
 
 export interface AppOptions {
   config: Config;
   logger?: Logger;
   /** Injected for tests; otherwise built from config. */
   store?: Store;
+  /** Injected for tests; otherwise built from config.graph (absent when no Entra app is set). */
+  graph?: GraphApi;
   /** Routes of the capabilities, registered after the health routes. */
   routes?: RouteRegistrar[];
 }
 
 export interface App {
   readonly store: Store;
+  readonly graph: GraphApi | undefined;
   readonly logger: Logger;
   /** Listens, and starts preparing MongoDB (indexes) in the background. */
   start(): Promise<{ url: string; port: number }>;
@@ -48,6 +55,19 @@ export function createApp(options: AppOptions): App {
       heartbeatMs: config.mongodbHeartbeatMs,
     });
 
+  const graph =
+    options.graph ??
+    (config.graph &&
+      new GraphApi({
+        tenantId: config.graph.tenantId,
+        clientId: config.graph.clientId,
+        clientSecret: config.graph.clientSecret,
+        authorityHost: config.graph.authorityHost,
+        graphBaseUrl: config.graph.baseUrl,
+        extraCaFile: config.graph.caFile,
+        logger,
+      }));
+
   let shuttingDown = false;
   let indexesReady = false;
   let bootstrap: Promise<void> | undefined;
@@ -65,7 +85,7 @@ export function createApp(options: AppOptions): App {
       return undefined;
     },
   });
-  for (const register of options.routes ?? []) register(server, { store, logger });
+  for (const register of options.routes ?? []) register(server, { store, logger, graph });
 
   /** Retries index creation until it succeeds, so the app can start before MongoDB does. */
   async function prepareStore(): Promise<void> {
@@ -85,6 +105,7 @@ export function createApp(options: AppOptions): App {
 
   return {
     store,
+    graph,
     logger,
     async start() {
       await new Promise<void>((resolve, reject) => {
@@ -98,7 +119,15 @@ export function createApp(options: AppOptions): App {
       const { port } = server.server.address() as AddressInfo;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-      logger.info({ url }, 'listening');
+      logger.info(
+        {
+          url,
+          graph: config.graph
+            ? { baseUrl: config.graph.baseUrl, tenantId: config.graph.tenantId }
+            : 'not configured',
+        },
+        'listening',
+      );
       return { url, port };
     },
     async stop() {
@@ -126,6 +155,7 @@ export function createApp(options: AppOptions): App {
       clearInterval(reaper);
       await bootstrap;
       await store.close();
+      await graph?.close();
       logger.info('stopped');
     },
   };

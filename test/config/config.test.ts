@@ -90,6 +90,8 @@ describe('config', () => {
       envName: 'local',
       localMongoPort: 27117,
       localDataDir: '.data',
+      graphSimPort: 8443,
+      localTimeScale: 120,
       mongodbUri: undefined,
     });
     assert.equal(
@@ -116,5 +118,59 @@ describe('config', () => {
       'mongodb+srv://***@cluster0.example/x',
     );
     assert.equal(redactUri('mongodb://127.0.0.1:27017'), 'mongodb://127.0.0.1:27017');
+  });
+});
+
+describe('config: Microsoft Graph', () => {
+  const identity = {
+    AAD_APP_TENANT_ID: 'a1d286db-6149-4b3d-95ad-23c9e1bf6853',
+    AAD_APP_CLIENT_ID: '6f0b3b8e-6a47-4f7b-9a61-3c2a9f0b1d10',
+    SECRET_AAD_APP_CLIENT_SECRET: 's3cr3t-value',
+  };
+
+  it('is off when no Entra app is configured', () => {
+    assert.equal(loadConfig(base).graph, undefined);
+  });
+
+  it('reads the Entra app, with the real cloud as default hosts', () => {
+    const g = loadConfig({ ...base, ...identity }).graph!;
+    assert.equal(g.tenantId, identity.AAD_APP_TENANT_ID);
+    assert.equal(g.authorityHost, 'https://login.microsoftonline.com');
+    assert.equal(g.baseUrl, 'https://graph.microsoft.com');
+    assert.equal(g.caFile, undefined);
+  });
+
+  it('names the missing member of the set, never the secret', () => {
+    const err = configError(() =>
+      loadConfig({
+        ...base,
+        AAD_APP_TENANT_ID: identity.AAD_APP_TENANT_ID,
+        SECRET_AAD_APP_CLIENT_SECRET: 'topsecret',
+      }),
+    );
+    assert.equal(err.variable, 'AAD_APP_CLIENT_ID');
+    assert.match(
+      err.message,
+      /^AAD_APP_CLIENT_ID is not set, but AAD_APP_TENANT_ID and SECRET_AAD_APP_CLIENT_SECRET are/,
+    );
+    assert.doesNotMatch(err.message, /topsecret/);
+  });
+
+  it('requires GUIDs, https hosts and an existing CA file', () => {
+    assert.equal(
+      configError(() => loadConfig({ ...base, ...identity, AAD_APP_CLIENT_ID: 'my-app' })).variable,
+      'AAD_APP_CLIENT_ID',
+    );
+    assert.equal(
+      configError(() =>
+        loadConfig({ ...base, ...identity, GRAPH_BASE_URL: 'http://graph.example' }),
+      ).variable,
+      'GRAPH_BASE_URL',
+    );
+    assert.equal(
+      configError(() => loadConfig({ ...base, ...identity, GRAPH_CA_FILE: '/nope/ca.pem' }))
+        .variable,
+      'GRAPH_CA_FILE',
+    );
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import fs, { readFileSync } from 'node:fs';
+import { Agent, fetch as undiciFetch } from 'undici';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventually, tempDir } from '../support/mongo.js';
@@ -17,7 +18,17 @@ function runLauncher(env: Record<string, string>): {
   exited: Promise<number | null>;
 } {
   const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !['MONGODB_URI', 'PORT', 'ENV_NAME'].includes(k)),
+    Object.entries(process.env).filter(
+      ([k]) =>
+        ![
+          'MONGODB_URI',
+          'PORT',
+          'ENV_NAME',
+          'AAD_APP_CLIENT_ID',
+          'AAD_APP_TENANT_ID',
+          'SECRET_AAD_APP_CLIENT_SECRET',
+        ].includes(k),
+    ),
   );
   const child = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts'], {
     cwd: root,
@@ -41,6 +52,7 @@ async function startLocal(): Promise<
   const run = runLauncher({
     PORT: '0',
     LOCAL_MONGO_PORT: '0',
+    GRAPH_SIM_PORT: '0',
     LOCAL_DATA_DIR: data.dir,
     LOG_LEVEL: 'warn',
   });
@@ -96,6 +108,18 @@ describe('dev/start: the local launcher (npm start)', function () {
         /MongoDB\s+mongodb:\/\/127\.0\.0\.1:\d+\/\?directConnection=true \(local server, data in /,
       );
       assert.equal((await fetch(`${run.url}/healthz`)).status, 200);
+      // The simulator runs over HTTPS with its own CA, and the app is pointed at it.
+      const graph = /Graph\s+(https:\/\/127\.0\.0\.1:\d+) \(simulator: .+; CA (\S+)\)/.exec(
+        run.output(),
+      );
+      assert.ok(graph, run.output());
+      const ca = fs.readFileSync(path.resolve(root, graph[2]!.replace(/\)$/, '')), 'utf8');
+      const dispatcher = new Agent({ connect: { ca } });
+      const meta = await undiciFetch(`${graph[1]}/common/v2.0/.well-known/openid-configuration`, {
+        dispatcher,
+      });
+      assert.equal(meta.status, 200);
+      await dispatcher.close();
       assert.ok(
         await eventually(async () => (await fetch(`${run.url}/readyz`)).status === 200, 10_000),
         'ready',
@@ -103,8 +127,8 @@ describe('dev/start: the local launcher (npm start)', function () {
       const children = await childPids(run.child.pid!);
       assert.equal(
         children.length,
-        2,
-        `expected mongo and app children, got ${children.join(',')}`,
+        3,
+        `expected mongo, graph-sim and app children, got ${children.join(',')}`,
       );
       run.child.kill('SIGINT');
       assert.equal(await run.exited, 0);
@@ -191,7 +215,8 @@ async function childPids(pid: number): Promise<number[]> {
       const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
-      if (ppid === pid && /(dev\/mongo|src)\/main\.ts/.test(cmdline)) out.push(Number(entry));
+      if (ppid === pid && /(dev\/mongo|dev\/graph-sim|src)\/main\.ts/.test(cmdline))
+        out.push(Number(entry));
     } catch {
       // the process ended while we looked; it is not a child any more
     }

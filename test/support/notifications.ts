@@ -5,6 +5,9 @@ import {
   constants,
   timingSafeEqual,
 } from 'node:crypto';
+import type { webcrypto as nodeWebcrypto } from 'node:crypto';
+
+type CryptoKeyLike = nodeWebcrypto.CryptoKey;
 
 /**
  * Decrypts a rich notification's encryptedContent using only node:crypto and the algorithm the
@@ -36,17 +39,17 @@ export async function makeEncryptionCertificate(): Promise<{
 }> {
   await import('reflect-metadata');
   const x509 = await import('@peculiar/x509');
-  const { webcrypto } = await import('node:crypto');
-  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  const { webcrypto: subtleCrypto } = await import('node:crypto');
+  x509.cryptoProvider.set(subtleCrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const alg = {
     name: 'RSASSA-PKCS1-v1_5',
     hash: 'SHA-256',
     publicExponent: new Uint8Array([1, 0, 1]),
     modulusLength: 2048,
   };
-  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as {
-    publicKey: webcrypto.CryptoKey;
-    privateKey: webcrypto.CryptoKey;
+  const keys = (await subtleCrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as {
+    publicKey: CryptoKeyLike;
+    privateKey: CryptoKeyLike;
   };
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: '0a',
@@ -56,7 +59,7 @@ export async function makeEncryptionCertificate(): Promise<{
     signingAlgorithm: alg,
     keys,
   });
-  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString(
+  const pkcs8 = Buffer.from(await subtleCrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString(
     'base64',
   );
   return {

@@ -34,16 +34,19 @@ export async function startReceiver(behaviour: ReceiverBehaviour = {}) {
       if (token !== null) {
         validations.push(url.pathname);
         setTimeout(() => {
-          res
-            .writeHead(200, { 'content-type': 'text/plain' })
-            .end(behaviour.wrongEcho ? `${token}x` : token);
+          // Never chain writeHead(): restify (loaded in the same test process) makes it return nothing.
+          res.writeHead(200, { 'content-type': 'text/plain' });
+          res.end(behaviour.wrongEcho ? `${token}x` : token);
         }, behaviour.validationDelayMs ?? 0);
         return;
       }
       posts.push({ path: url.pathname, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
       const status =
         (behaviour.failNext ?? 0) > 0 ? (behaviour.failNext!--, 500) : (behaviour.status ?? 202);
-      setTimeout(() => res.writeHead(status).end(), behaviour.delayMs ?? 0);
+      setTimeout(() => {
+        res.writeHead(status);
+        res.end();
+      }, behaviour.delayMs ?? 0);
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
