@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { X509Certificate, createHash, randomUUID } from 'node:crypto';
+import { decodeProtectedHeader, importX509, jwtVerify } from 'jose';
 import { sendJson, type Ctx, type Router } from './http.js';
 import { GRAPH_RESOURCE, type Identity } from './identity.js';
 import type { SimState } from './state.js';
@@ -87,7 +88,24 @@ export function registerEntraRoutes(
         `Application with identifier '${form.client_id ?? ''}' was not found in the directory '${state.tenant.displayName}'.`,
       );
     }
-    if (!form.client_secret) {
+    if (form.client_assertion !== undefined) {
+      if (form.client_assertion_type !== 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') {
+        return oauthError(
+          ctx,
+          400,
+          'invalid_request',
+          700010,
+          "Invalid client_assertion_type: expected 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
+        );
+      }
+      const problem = await checkAssertion(
+        form.client_assertion,
+        app.clientId,
+        app.certificates ?? [],
+        `${deps.baseUrl()}/${t}/oauth2/v2.0/token`,
+      );
+      if (problem) return oauthError(ctx, 401, 'invalid_client', problem.code, problem.message);
+    } else if (!form.client_secret) {
       return oauthError(
         ctx,
         401,
@@ -95,8 +113,7 @@ export function registerEntraRoutes(
         7000218,
         "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
       );
-    }
-    if (!app.secrets.includes(form.client_secret)) {
+    } else if (!app.secrets.includes(form.client_secret)) {
       return oauthError(
         ctx,
         401,
@@ -132,4 +149,60 @@ export function registerEntraRoutes(
       access_token: await identity.appToken(state.tenant.id, app.clientId, app.roles, Date.now()),
     });
   });
+}
+
+/**
+ * Checks a certificate client assertion as Entra ID does: signed by a registered certificate
+ * (matched by its x5t#S256 or x5t thumbprint), audience = the token endpoint, iss = sub = the
+ * client id, not expired.
+ */
+async function checkAssertion(
+  assertion: string,
+  clientId: string,
+  certificates: string[],
+  tokenEndpoint: string,
+): Promise<{ code: number; message: string } | undefined> {
+  let header: ReturnType<typeof decodeProtectedHeader>;
+  try {
+    header = decodeProtectedHeader(assertion);
+  } catch {
+    return { code: 50027, message: 'Invalid JWT token. The token is malformed.' };
+  }
+  const cert = certificates.find((pem) => {
+    const raw = new X509Certificate(pem).raw;
+    return (
+      header['x5t#S256'] === createHash('sha256').update(raw).digest('base64url') ||
+      header.x5t === createHash('sha1').update(raw).digest('base64url')
+    );
+  });
+  if (!cert) {
+    return {
+      code: 700027,
+      message:
+        'The certificate used to sign the client assertion is not registered on the application.',
+    };
+  }
+  try {
+    const key = await importX509(cert, String(header.alg));
+    await jwtVerify(assertion, key, {
+      audience: tokenEndpoint,
+      issuer: clientId,
+      subject: clientId,
+      algorithms: ['PS256', 'RS256'],
+      requiredClaims: ['exp'],
+      // Entra tolerates five minutes of clock skew on assertions.
+      clockTolerance: 300,
+    });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_JWT_EXPIRED')
+      return { code: 700024, message: 'Client assertion is not within its valid time range.' };
+    if (code === 'ERR_JWT_CLAIM_VALIDATION_FAILED')
+      return {
+        code: 700021,
+        message: 'Client assertion application identifier or audience does not match.',
+      };
+    return { code: 700027, message: 'Client assertion failed signature validation.' };
+  }
+  return undefined;
 }

@@ -29,6 +29,8 @@ export interface SimApp {
   displayName: string;
   /** Client secrets that the token endpoint accepts. */
   secrets: string[];
+  /** Certificates (PEM) whose keys may sign client assertions. */
+  certificates?: string[];
   /** Application permissions (app roles) granted with admin consent, e.g. Calendars.ReadWrite. */
   roles: string[];
   /**

@@ -24,7 +24,10 @@ export interface Config {
 export interface GraphConfig {
   tenantId: string;
   clientId: string;
-  clientSecret: string;
+  /** One of the two credentials is set. */
+  clientSecret: string | undefined;
+  /** PEM file holding the certificate and its private key. */
+  clientCertificateFile: string | undefined;
   authorityHost: string;
   baseUrl: string;
   /** Extra CA to trust for Graph and Entra ID (local mode: the simulator's). */
@@ -88,6 +91,8 @@ const FIX: Record<string, string> = {
   AAD_APP_CLIENT_ID: 'Set it to the application (client) id of the Entra app registration, a GUID.',
   SECRET_AAD_APP_CLIENT_SECRET:
     'Set it to a client secret value of the Entra app (keep it in env/.env.<name>.user or a vault).',
+  AAD_APP_CLIENT_CERTIFICATE_FILE:
+    'Point it at a PEM file with the certificate registered on the Entra app and its private key.',
   AAD_APP_OAUTH_AUTHORITY_HOST: 'Set it to https://login.microsoftonline.com (or leave it unset).',
   GRAPH_BASE_URL: 'Set it to https://graph.microsoft.com (or leave it unset).',
   GRAPH_CA_FILE: 'Point it at a PEM file, or leave it unset to trust only the system CAs.',
@@ -124,16 +129,13 @@ const appSchema = z.object({
   AAD_APP_TENANT_ID: guid.optional(),
   AAD_APP_CLIENT_ID: guid.optional(),
   SECRET_AAD_APP_CLIENT_SECRET: z.string().optional(),
+  AAD_APP_CLIENT_CERTIFICATE_FILE: existingFile.optional(),
   AAD_APP_OAUTH_AUTHORITY_HOST: httpsUrl.default('https://login.microsoftonline.com'),
   GRAPH_BASE_URL: httpsUrl.default('https://graph.microsoft.com'),
   GRAPH_CA_FILE: existingFile.optional(),
 });
 
-const GRAPH_IDENTITY = [
-  'AAD_APP_TENANT_ID',
-  'AAD_APP_CLIENT_ID',
-  'SECRET_AAD_APP_CLIENT_SECRET',
-] as const;
+const GRAPH_IDENTITY = ['AAD_APP_TENANT_ID', 'AAD_APP_CLIENT_ID'] as const;
 
 const launcherSchema = z.object({
   ENV_NAME: z
@@ -173,14 +175,31 @@ function parse<S extends z.ZodType>(schema: S, env: Env): z.output<S> {
 /** Reads and validates the app's settings. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env): Config {
   const e = parse(appSchema, env);
-  // The Entra app's identity comes as a set: all three, or none (Graph features off).
-  const given = GRAPH_IDENTITY.filter((k) => e[k] !== undefined);
-  if (given.length > 0 && given.length < GRAPH_IDENTITY.length) {
-    const missing = GRAPH_IDENTITY.find((k) => e[k] === undefined)!;
+  // The Entra app comes as a set: tenant, client and one credential (secret or certificate),
+  // or nothing at all (Graph features off).
+  const credential =
+    e.SECRET_AAD_APP_CLIENT_SECRET !== undefined || e.AAD_APP_CLIENT_CERTIFICATE_FILE !== undefined;
+  const given = [
+    ...GRAPH_IDENTITY.filter((k) => e[k] !== undefined),
+    ...(credential ? ['a credential'] : []),
+  ];
+  if (given.length > 0 && given.length < GRAPH_IDENTITY.length + 1) {
+    const missing =
+      GRAPH_IDENTITY.find((k) => e[k] === undefined) ?? 'SECRET_AAD_APP_CLIENT_SECRET';
     throw new ConfigError(
       missing,
       `is not set, but ${given.join(' and ')} ${given.length > 1 ? 'are' : 'is'}`,
       FIX[missing]!,
+    );
+  }
+  if (
+    e.SECRET_AAD_APP_CLIENT_SECRET !== undefined &&
+    e.AAD_APP_CLIENT_CERTIFICATE_FILE !== undefined
+  ) {
+    throw new ConfigError(
+      'AAD_APP_CLIENT_CERTIFICATE_FILE',
+      'is set together with SECRET_AAD_APP_CLIENT_SECRET',
+      'Use one credential: unset one of the two.',
     );
   }
   const graph: GraphConfig | undefined =
@@ -189,7 +208,8 @@ export function loadConfig(env: Env): Config {
       : {
           tenantId: e.AAD_APP_TENANT_ID!,
           clientId: e.AAD_APP_CLIENT_ID!,
-          clientSecret: e.SECRET_AAD_APP_CLIENT_SECRET!,
+          clientSecret: e.SECRET_AAD_APP_CLIENT_SECRET,
+          clientCertificateFile: e.AAD_APP_CLIENT_CERTIFICATE_FILE,
           authorityHost: e.AAD_APP_OAUTH_AUTHORITY_HOST,
           baseUrl: e.GRAPH_BASE_URL,
           caFile: e.GRAPH_CA_FILE,

@@ -1,3 +1,4 @@
+import { X509Certificate, createHash } from 'node:crypto';
 import { ConfidentialClientApplication, LogLevel } from '@azure/msal-node';
 import {
   Client,
@@ -13,7 +14,10 @@ import { msalNetworkClient } from './transport.js';
 export interface GraphCredentials {
   tenantId: string;
   clientId: string;
-  clientSecret: string;
+  /** Exactly one of clientSecret and clientCertificate. */
+  clientSecret?: string;
+  /** A certificate registered on the Entra app, with its private key (both PEM). */
+  clientCertificate?: { certificatePem: string; privateKeyPem: string };
   /** Entra ID host, e.g. https://login.microsoftonline.com (or the simulator). */
   authorityHost: string;
 }
@@ -93,7 +97,9 @@ export function createGraphClients(options: GraphClientOptions): GraphClients {
   const msal = new ConfidentialClientApplication({
     auth: {
       clientId: options.clientId,
-      clientSecret: options.clientSecret,
+      ...(options.clientCertificate
+        ? { clientCertificate: certificateCredential(options.clientCertificate) }
+        : { clientSecret: options.clientSecret }),
       authority: `${authorityHost}/${options.tenantId}`,
       knownAuthorities: [new URL(authorityHost).host],
     },
@@ -129,4 +135,14 @@ export function createGraphClients(options: GraphClientOptions): GraphClients {
     defaultVersion: 'v1.0',
   });
   return { client, token };
+}
+
+/** msal-node's certificate credential: SHA-256 thumbprint, key, and the x5c chain. */
+function certificateCredential(c: { certificatePem: string; privateKeyPem: string }) {
+  const cert = new X509Certificate(c.certificatePem);
+  return {
+    thumbprintSha256: createHash('sha256').update(cert.raw).digest('hex'),
+    privateKey: c.privateKeyPem,
+    x5c: c.certificatePem,
+  };
 }

@@ -88,7 +88,7 @@ export function toGraphRequestError(
     const aadsts = /AADSTS\d+/.exec(e.errorMessage ?? '')?.[0];
     const hint =
       e.errorCode === 'invalid_client'
-        ? 'Entra ID rejected the client credentials: check SECRET_AAD_APP_CLIENT_SECRET (the secret value, not its id) and that it has not expired.'
+        ? 'Entra ID rejected the client credentials: check SECRET_AAD_APP_CLIENT_SECRET (the secret value, not its id) and that it has not expired, or that the certificate in AAD_APP_CLIENT_CERTIFICATE_FILE is uploaded to the app registration.'
         : e.errorCode === 'unauthorized_client'
           ? 'Entra ID does not know this app in this tenant: check AAD_APP_CLIENT_ID and AAD_APP_TENANT_ID.'
           : `Entra ID refused the token request (${e.errorCode}).`;

@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'restify';
+import fs from 'node:fs';
 import type { Config } from '../config/index.js';
+import { ConfigError } from '../errors/index.js';
 import { GraphApi } from '../graph/index.js';
 import { createLogger, type Logger } from '../logging/index.js';
 import { createStore, type Store } from '../store/index.js';
@@ -38,6 +40,23 @@ export interface App {
 
 const PING_TIMEOUT_MS = 1000;
 
+/** Splits a PEM file into the certificate and the private key msal-node needs. */
+function readCertificateFile(file: string): { certificatePem: string; privateKeyPem: string } {
+  const pem = fs.readFileSync(file, 'utf8');
+  const cert = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem)?.[0];
+  const key = /-----BEGIN (?:RSA )?PRIVATE KEY-----[\s\S]+?-----END (?:RSA )?PRIVATE KEY-----/.exec(
+    pem,
+  )?.[0];
+  if (!cert || !key) {
+    throw new ConfigError(
+      'AAD_APP_CLIENT_CERTIFICATE_FILE',
+      'must hold one certificate and its private key in PEM',
+      'Export both (e.g. cat cert.pem key.pem > app.pem).',
+    );
+  }
+  return { certificatePem: cert, privateKeyPem: key };
+}
+
 /**
  * The composition root: builds every collaborator from config and wires the server. Nothing
  * happens until start().
@@ -62,6 +81,9 @@ export function createApp(options: AppOptions): App {
         tenantId: config.graph.tenantId,
         clientId: config.graph.clientId,
         clientSecret: config.graph.clientSecret,
+        clientCertificate: config.graph.clientCertificateFile
+          ? readCertificateFile(config.graph.clientCertificateFile)
+          : undefined,
         authorityHost: config.graph.authorityHost,
         graphBaseUrl: config.graph.baseUrl,
         extraCaFile: config.graph.caFile,

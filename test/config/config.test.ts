@@ -151,9 +151,29 @@ describe('config: Microsoft Graph', () => {
     assert.equal(err.variable, 'AAD_APP_CLIENT_ID');
     assert.match(
       err.message,
-      /^AAD_APP_CLIENT_ID is not set, but AAD_APP_TENANT_ID and SECRET_AAD_APP_CLIENT_SECRET are/,
+      /^AAD_APP_CLIENT_ID is not set, but AAD_APP_TENANT_ID and a credential are/,
     );
     assert.doesNotMatch(err.message, /topsecret/);
+  });
+
+  it('asks for a credential when only the ids are set, and refuses two credentials', () => {
+    const { SECRET_AAD_APP_CLIENT_SECRET: _secret, ...ids } = identity;
+    assert.equal(
+      configError(() => loadConfig({ ...base, ...ids })).variable,
+      'SECRET_AAD_APP_CLIENT_SECRET',
+    );
+    const both = configError(() =>
+      loadConfig({ ...base, ...identity, AAD_APP_CLIENT_CERTIFICATE_FILE: 'package.json' }),
+    );
+    assert.equal(both.variable, 'AAD_APP_CLIENT_CERTIFICATE_FILE');
+    const cert = loadConfig({
+      ...base,
+      ...ids,
+      AAD_APP_CLIENT_CERTIFICATE_FILE: 'package.json',
+    }).graph!;
+    assert.equal(cert.clientSecret, undefined);
+    assert.equal(cert.clientCertificateFile, 'package.json');
+    void _secret;
   });
 
   it('requires GUIDs, https hosts and an existing CA file', () => {

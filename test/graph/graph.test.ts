@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { GraphRequestError } from '../../src/errors/index.js';
 import { GraphApi } from '../../src/graph/index.js';
 import { silentLogger } from '../support/logger.js';
+import { makeEncryptionCertificate } from '../support/notifications.js';
 import { LEARNER, ORGANIZER, graphFor, startSim, type SimHandle } from '../support/graph.js';
 
 const START = '2030-03-02T09:00:00';
@@ -207,6 +208,50 @@ describe("graph: the app's Graph layer against the simulator (HTTPS, verificatio
       });
     } finally {
       await wrong.close();
+    }
+  });
+
+  it('authenticates with a certificate (client assertion) instead of a secret', async () => {
+    const { certificateBase64, privateKeyPem } = await makeEncryptionCertificate();
+    const certificatePem = `-----BEGIN CERTIFICATE-----\n${certificateBase64.replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`;
+    const withCert = (key: string) =>
+      new GraphApi({
+        tenantId: h.sim.state.tenant.id,
+        clientId: h.sim.state.tenant.apps[0]!.clientId,
+        clientCertificate: { certificatePem, privateKeyPem: key },
+        authorityHost: h.sim.url,
+        graphBaseUrl: h.sim.url,
+        extraCaFile: h.sim.caPath,
+        logger: silentLogger(),
+      });
+    const unregistered = withCert(privateKeyPem);
+    try {
+      await assert.rejects(
+        unregistered.listSubscriptions(),
+        (err: unknown) =>
+          err instanceof GraphRequestError &&
+          err.code === 'GRAPH_AUTH_FAILED' &&
+          /AADSTS700027/.test(err.message),
+      );
+    } finally {
+      await unregistered.close();
+    }
+    h.sim.state.tenant.apps[0]!.certificates = [certificatePem];
+    const registered = withCert(privateKeyPem);
+    try {
+      assert.deepEqual(await registered.listSubscriptions(), []);
+    } finally {
+      await registered.close();
+    }
+    const other = await makeEncryptionCertificate();
+    const forged = withCert(other.privateKeyPem);
+    try {
+      await assert.rejects(
+        forged.listSubscriptions(),
+        (err: unknown) => err instanceof GraphRequestError && /AADSTS700027/.test(err.message),
+      );
+    } finally {
+      await forged.close();
     }
   });
 
