@@ -1,6 +1,6 @@
 import { Agent, fetch } from 'undici';
 import type { RunningGraphSim } from '../../dev/graph-sim/index.js';
-import { APP_ID, APP_SECRET } from './graph.js';
+import { APP_ID, APP_SECRET, ORGANIZER } from './graph.js';
 
 /** Raw HTTPS calls to the simulator (CA trusted), to pin exact statuses and bodies. */
 export function simClient(sim: RunningGraphSim) {
@@ -48,6 +48,28 @@ export function simClient(sim: RunningGraphSim) {
       });
       if (r.status !== 200) throw new Error(`token: ${r.status} ${r.text}`);
       return r.json.access_token as string;
+    },
+    /**
+     * Creates a calendar event with a Teams meeting for ORGANIZER (attendee: the learner) over
+     * HTTPS and returns the simulator's meeting behind it.
+     */
+    async classMeeting(token: string, subject = 'Physics', hours = 1) {
+      const ev = await request('POST', `/v1.0/users/${ORGANIZER}/events`, {
+        token,
+        body: {
+          subject,
+          start: { dateTime: '2030-03-02T09:00:00', timeZone: 'UTC' },
+          end: {
+            dateTime: `2030-03-02T${String(9 + hours).padStart(2, '0')}:00:00`,
+            timeZone: 'UTC',
+          },
+          isOnlineMeeting: true,
+          onlineMeetingProvider: 'teamsForBusiness',
+          attendees: [{ emailAddress: { address: 'leo@test.example' } }],
+        },
+      });
+      if (ev.status !== 201) throw new Error(`event: ${ev.status} ${ev.text}`);
+      return sim.state.meetings.get(sim.state.events.get(ev.json.id)!.onlineMeetingId!)!;
     },
     close: () => dispatcher.close(),
   };

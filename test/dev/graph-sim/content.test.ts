@@ -25,18 +25,8 @@ describe('dev/graph-sim: recording content', function () {
 
   it('streams a 1 GB recording with flat memory and serves exact Range slices', async () => {
     const token = await api.token();
-    const ev = await api.request('POST', `/v1.0/users/${ORGANIZER}/events`, {
-      token,
-      body: {
-        subject: 'Long lab',
-        start: { dateTime: '2030-03-02T09:00:00', timeZone: 'UTC' },
-        end: { dateTime: '2030-03-02T12:00:00', timeZone: 'UTC' },
-        isOnlineMeeting: true,
-        onlineMeetingProvider: 'teamsForBusiness',
-      },
-    });
-    const meetingId = h.sim.state.events.get(ev.json.id)!.onlineMeetingId!;
-    const meeting = h.sim.state.meetings.get(meetingId)!;
+    const meeting = await api.classMeeting(token, 'Long lab', 3);
+    const meetingId = meeting.id;
     await api.request(
       'PATCH',
       `/v1.0/users/${ORGANIZER}/onlineMeetings/${encodeURIComponent(meetingId)}`,

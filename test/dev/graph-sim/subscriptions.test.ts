@@ -53,18 +53,7 @@ describe('dev/graph-sim: subscriptions and change notifications', function () {
     });
 
   async function recordedMeeting() {
-    const ev = await api.request('POST', `/v1.0/users/${ORGANIZER}/events`, {
-      token,
-      body: {
-        subject: 'Physics',
-        start: { dateTime: '2030-03-02T09:00:00', timeZone: 'UTC' },
-        end: { dateTime: '2030-03-02T10:00:00', timeZone: 'UTC' },
-        isOnlineMeeting: true,
-        onlineMeetingProvider: 'teamsForBusiness',
-        attendees: [{ emailAddress: { address: 'leo@test.example' } }],
-      },
-    });
-    const meeting = h.sim.state.meetings.get(h.sim.state.events.get(ev.json.id)!.onlineMeetingId!)!;
+    const meeting = await api.classMeeting(token);
     meeting.recordAutomatically = true;
     return meeting;
   }
