@@ -3,7 +3,43 @@ import type { Delivery } from './delivery.js';
 import { lifecycleItem } from './graph.js';
 import { GraphHttpError, sendJson, type Router, reply } from './http.js';
 import type { SimMeeting, SimState } from './state.js';
+import { z } from 'zod';
 import type { SimTenant } from './tenant.js';
+
+const tenantSchema: z.ZodType<SimTenant> = z.object({
+  id: z.string().min(1),
+  displayName: z.string(),
+  users: z.array(
+    z.object({
+      id: z.string().min(1),
+      displayName: z.string(),
+      userPrincipalName: z.string().min(1),
+      mail: z.string().optional(),
+    }),
+  ),
+  teams: z.array(
+    z.object({
+      id: z.string().min(1),
+      displayName: z.string(),
+      members: z.array(z.string()),
+      owners: z.array(z.string()),
+      channels: z.array(z.object({ id: z.string().min(1), displayName: z.string() })),
+    }),
+  ),
+  apps: z.array(
+    z.object({
+      clientId: z.string().min(1),
+      displayName: z.string(),
+      secrets: z.array(z.string()),
+      certificates: z.array(z.string()).optional(),
+      roles: z.array(z.string()),
+      accessPolicyUsers: z.array(z.string()),
+    }),
+  ),
+  subscriptionQuota: z.number().int().min(0),
+  allowLoopbackHttp: z.boolean(),
+  recordingBytes: z.number().int().min(16),
+});
 
 /** A fault to inject into Graph answers. */
 export interface Fault {
@@ -54,7 +90,16 @@ export function registerControlRoutes(router: Router, deps: ControlDeps): void {
   );
 
   router.add('PUT', '/_sim/tenant', async (ctx) => {
-    state.tenant = await ctx.body<SimTenant>();
+    const parsed = tenantSchema.safeParse(await ctx.body());
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new GraphHttpError(
+        400,
+        'BadRequest',
+        `tenant.${issue.path.join('.')}: ${issue.message}`,
+      );
+    }
+    state.tenant = parsed.data;
     sendJson(ctx.res, 200, state.tenant);
   });
 
