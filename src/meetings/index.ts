@@ -1,0 +1,20 @@
+/** Scheduling always-recorded class meetings: parsing requests, the recording policy, Graph. */
+export {
+  SCHEDULE_EXAMPLE,
+  isValidTimeZone,
+  parseScheduleCommand,
+  type ParseOptions,
+  type ParseResult,
+  type ParsedSchedule,
+} from './parse.js';
+export {
+  MANDATORY_RECORDING,
+  MeetingScheduler,
+  recordingOverrides,
+  wallClock,
+  type RecordingOverride,
+  type RequestedRecording,
+  type ScheduleRequest,
+  type ScheduleResult,
+  type SchedulerOptions,
+} from './scheduler.js';
