@@ -1,5 +1,7 @@
 import { loadConfig } from './config/index.js';
 import { ConfigError } from './errors/index.js';
+import { ClassroomBot, botRoutes } from '../bot/index.js';
+import { MeetingScheduler } from './meetings/index.js';
 import { createApp } from './server/index.js';
 
 /**
@@ -17,7 +19,21 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const app = createApp({ config });
+  const app = createApp({
+    config,
+    routes: [
+      botRoutes(
+        config,
+        ({ store, logger, graph }) =>
+          new ClassroomBot({
+            store,
+            logger,
+            defaultTimeZone: config.defaultTimeZone,
+            scheduler: graph && new MeetingScheduler({ store, graph, logger }),
+          }),
+      ),
+    ],
+  });
   const { url, port } = await app.start();
   if (process.send) process.send({ type: 'listening', url, port });
 

@@ -18,6 +18,17 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Microsoft Graph access; absent when no Entra app is configured. */
   graph: GraphConfig | undefined;
+  /** Bot Framework credentials; absent in local mode (the Playground needs none). */
+  bot: BotConfig | undefined;
+  /** Zone for typed times when Teams does not tell the user's own. */
+  defaultTimeZone: string;
+}
+
+export interface BotConfig {
+  appId: string;
+  password: string;
+  /** Single-tenant bots authenticate in this tenant. */
+  tenantId: string | undefined;
 }
 
 /** The Entra app the app calls Graph as (app-only, client credentials). */
@@ -96,6 +107,11 @@ const FIX: Record<string, string> = {
   AAD_APP_OAUTH_AUTHORITY_HOST: 'Set it to https://login.microsoftonline.com (or leave it unset).',
   GRAPH_BASE_URL: 'Set it to https://graph.microsoft.com (or leave it unset).',
   GRAPH_CA_FILE: 'Point it at a PEM file, or leave it unset to trust only the system CAs.',
+  BOT_ID:
+    "Set it to the bot registration's Microsoft App ID (a GUID), together with SECRET_BOT_PASSWORD, or unset both for local mode.",
+  SECRET_BOT_PASSWORD:
+    "Set it to the bot registration's client secret (in a .user file or a vault), together with BOT_ID.",
+  DEFAULT_TIME_ZONE: 'Use an IANA zone such as Europe/Berlin or America/New_York.',
   GRAPH_SIM_PORT: 'Set it to a free TCP port, e.g. 8443, or 0 for any free port.',
   LOCAL_TIME_SCALE: 'Set it to how many times faster meetings run locally, e.g. 120.',
 };
@@ -133,6 +149,22 @@ const appSchema = z.object({
   AAD_APP_OAUTH_AUTHORITY_HOST: httpsUrl.default('https://login.microsoftonline.com'),
   GRAPH_BASE_URL: httpsUrl.default('https://graph.microsoft.com'),
   GRAPH_CA_FILE: existingFile.optional(),
+  BOT_ID: guid.optional(),
+  SECRET_BOT_PASSWORD: z.string().optional(),
+  DEFAULT_TIME_ZONE: z
+    .string()
+    .refine(
+      (zone) => {
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: zone });
+          return true;
+        } catch {
+          return false; // RangeError: unknown zone
+        }
+      },
+      { message: 'is not an IANA time zone' },
+    )
+    .default('UTC'),
 });
 
 const GRAPH_IDENTITY = ['AAD_APP_TENANT_ID', 'AAD_APP_CLIENT_ID'] as const;
@@ -214,8 +246,21 @@ export function loadConfig(env: Env): Config {
           baseUrl: e.GRAPH_BASE_URL,
           caFile: e.GRAPH_CA_FILE,
         };
+  if ((e.BOT_ID === undefined) !== (e.SECRET_BOT_PASSWORD === undefined)) {
+    const missing = e.BOT_ID === undefined ? 'BOT_ID' : 'SECRET_BOT_PASSWORD';
+    throw new ConfigError(
+      missing,
+      `is not set, but ${missing === 'BOT_ID' ? 'SECRET_BOT_PASSWORD' : 'BOT_ID'} is`,
+      FIX[missing]!,
+    );
+  }
+  const bot: BotConfig | undefined = e.BOT_ID
+    ? { appId: e.BOT_ID, password: e.SECRET_BOT_PASSWORD!, tenantId: e.AAD_APP_TENANT_ID }
+    : undefined;
   return {
     graph,
+    bot,
+    defaultTimeZone: e.DEFAULT_TIME_ZONE,
     port: e.PORT,
     host: e.HOST,
     mongodbUri: e.MONGODB_URI,

@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { ClassroomBot, botRoutes } from '../../bot/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import { MeetingScheduler } from '../../src/meetings/index.js';
+import { createApp, type App } from '../../src/server/index.js';
+import { startConnector, type RosterMember } from '../support/connector.js';
+import {
+  APP_ID,
+  APP_SECRET,
+  LEARNER,
+  ORGANIZER,
+  startSim,
+  type SimHandle,
+} from '../support/graph.js';
+import { silentLogger } from '../support/logger.js';
+import { eventually, startTestMongo, uniqueDbName, type TestMongo } from '../support/mongo.js';
+
+const NOW = new Date('2030-03-01T12:00:00Z');
+const CHANNEL = '19:biology@thread.tacv2';
+const roster: RosterMember[] = [
+  { id: '29:ina', name: 'Ina Organizer', aadObjectId: ORGANIZER, email: 'ina@test.example' },
+  { id: '29:leo', name: 'Leo Learner', aadObjectId: LEARNER, email: 'leo@test.example' },
+];
+
+/**
+ * The bot over its real HTTP endpoint: activities in as JSON, replies out to a Bot Connector
+ * stand-in, Graph calls to the simulator, state in MongoDB.
+ */
+describe('bot: POST /api/messages', function () {
+  this.timeout(30_000);
+  let h: SimHandle;
+  let mongo: TestMongo;
+  let connector: Awaited<ReturnType<typeof startConnector>>;
+  let app: App;
+  let base: string;
+  let seq = 0;
+
+  before(async () => {
+    mongo = await startTestMongo();
+  });
+  after(async () => {
+    await mongo.stop();
+  });
+  beforeEach(async () => {
+    h = await startSim({ startTime: NOW });
+    connector = await startConnector(roster);
+  });
+  afterEach(async () => {
+    await app?.stop();
+    await connector.close();
+    await h.stop();
+  });
+
+  async function startBotApp(extra: Record<string, string> = {}): Promise<void> {
+    const config = loadConfig({
+      MONGODB_URI: mongo.uri,
+      MONGODB_DB: uniqueDbName('bot'),
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DEFAULT_TIME_ZONE: 'Europe/Berlin',
+      AAD_APP_TENANT_ID: h.sim.state.tenant.id,
+      AAD_APP_CLIENT_ID: APP_ID,
+      SECRET_AAD_APP_CLIENT_SECRET: APP_SECRET,
+      AAD_APP_OAUTH_AUTHORITY_HOST: h.sim.url,
+      GRAPH_BASE_URL: h.sim.url,
+      GRAPH_CA_FILE: h.sim.caPath,
+      ...extra,
+    });
+    const logger = silentLogger();
+    app = createApp({
+      config,
+      logger,
+      routes: [
+        botRoutes(
+          config,
+          ({ store, graph }) =>
+            new ClassroomBot({
+              store,
+              logger,
+              defaultTimeZone: config.defaultTimeZone,
+              now: () => NOW,
+              scheduler:
+                graph &&
+                new MeetingScheduler({ store, graph, logger, now: () => NOW, retryDelayMs: 1 }),
+            }),
+        ),
+      ],
+    });
+    base = (await app.start()).url;
+  }
+
+  function message(text: string, overrides: Record<string, unknown> = {}) {
+    return {
+      type: 'message',
+      id: `act-${++seq}`,
+      text,
+      channelId: 'msteams',
+      serviceUrl: connector.serviceUrl,
+      timestamp: NOW.toISOString(),
+      from: { id: '29:ina', name: 'Ina Organizer', aadObjectId: ORGANIZER },
+      recipient: { id: '28:bot', name: 'Classroom Recorder' },
+      conversation: { id: CHANNEL, conversationType: 'channel', tenantId: h.sim.state.tenant.id },
+      channelData: {
+        team: { id: 'team-1', name: 'Biology 101' },
+        channel: { id: CHANNEL, name: 'General' },
+        tenant: { id: h.sim.state.tenant.id },
+      },
+      ...overrides,
+    };
+  }
+
+  const post = (
+    body: unknown,
+    headers: Record<string, string> = { 'content-type': 'application/json' },
+  ) =>
+    fetch(`${base}/api/messages`, {
+      method: 'POST',
+      headers,
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+
+  it('answers help, and remembers the conversation for later posts', async () => {
+    await startBotApp();
+    const res = await post(message('help'));
+    assert.equal(res.status, 200);
+    assert.match(connector.texts()[0]!, /^Here is what I can do:/);
+    assert.match(connector.texts()[0]!, /schedule "Title"/);
+    const stored = await app.store.conversations.get(CHANNEL);
+    assert.equal(stored?.kind, 'channel');
+    assert.equal(stored?.teamId, 'team-1');
+    assert.equal(stored?.serviceUrl, connector.serviceUrl);
+  });
+
+  it('schedules a class by text: event with the class as attendees, recording on, confirmation', async () => {
+    await startBotApp();
+    await post(message('schedule "Biology 101 – Week 3" tomorrow 10:00 for 60 min'));
+    const events = [...h.sim.state.events.values()];
+    assert.equal(events.length, 1);
+    assert.deepEqual(
+      events[0]!.attendees.map((a) => a.emailAddress.address),
+      ['leo@test.example'],
+    );
+    assert.deepEqual(events[0]!.start, {
+      dateTime: '2030-03-02T10:00:00',
+      timeZone: 'Europe/Berlin',
+    });
+    const online = h.sim.state.meetings.get(events[0]!.onlineMeetingId!)!;
+    assert.equal(online.recordAutomatically, true);
+    assert.ok(
+      connector.activities.some((a) => a.activity.type === 'typing'),
+      'typing indicator while Graph works',
+    );
+    assert.match(
+      connector.texts().at(-1)!,
+      /^Scheduled \*\*Biology 101 – Week 3\*\* for Sat, 2 Mar 2030, 10:00 .*It will be recorded automatically/s,
+    );
+    const [meeting] = await app.store.meetings.listByClass(CHANNEL);
+    assert.equal(meeting?.recordingStatus, 'enabled');
+  });
+
+  it('makes one meeting from a duplicate activity', async () => {
+    await startBotApp();
+    const activity = message('schedule "Lab" tomorrow 14:00');
+    await post(activity);
+    await post(activity);
+    assert.equal(h.sim.state.events.size, 1);
+    assert.equal(await app.store.db.collection('meetings').countDocuments(), 1);
+  });
+
+  it('overrides a request to turn recording off, says so, and audits it', async () => {
+    await startBotApp();
+    await post(message('schedule "Private tutoring" tomorrow 10:00 --no-record'));
+    assert.match(
+      connector.texts().at(-1)!,
+      /Recording is mandatory for class meetings, so I kept it on/,
+    );
+    const online = [...h.sim.state.meetings.values()][0]!;
+    assert.equal(online.recordAutomatically, true);
+    const audit = await app.store.audit.list({ action: 'recording.override' });
+    assert.equal(audit.length, 1);
+    assert.equal(audit[0]!.details.requested, '--no-record');
+  });
+
+  it('tells the instructor plainly when the access policy is missing', async () => {
+    h.sim.state.tenant.apps[0]!.accessPolicyUsers = [];
+    await startBotApp();
+    await post(message('schedule "Chemistry" tomorrow 10:00'));
+    assert.match(
+      connector.texts().at(-1)!,
+      /^I couldn't finish scheduling \*\*Chemistry\*\*: .*application access policy/s,
+    );
+    const [meeting] = await app.store.meetings.listByClass(CHANNEL);
+    assert.equal(meeting?.recordingStatus, 'failed_policy');
+  });
+
+  it('answers text it cannot parse with help and an example', async () => {
+    await startBotApp();
+    await post(message('schedule "Biology" whenever'));
+    assert.match(
+      connector.texts().at(-1)!,
+      /couldn't find a date and time.*For example: schedule "Biology 101/s,
+    );
+    await post(message('hello there'));
+    assert.match(connector.texts().at(-1)!, /^I didn't catch that\. Here is what I can do/);
+  });
+
+  it('lists upcoming meetings with their recording status', async () => {
+    await startBotApp();
+    await post(message('schedule "Physics" tomorrow 10:00'));
+    await post(message('list'));
+    assert.match(
+      connector.texts().at(-1)!,
+      /Your upcoming class meetings:\n- \*\*Physics\*\*, Sat, 2 Mar 2030, 10:00 .*: recording on/,
+    );
+  });
+
+  it('refuses malformed and mistyped requests at the edge', async () => {
+    await startBotApp();
+    assert.equal((await post('not json')).status, 400);
+    assert.equal((await post({ type: 'message' })).status, 400);
+    assert.equal((await post(message('help'), { 'content-type': 'text/plain' })).status, 415);
+    assert.equal(connector.activities.length, 0);
+  });
+
+  it('requires a Bot Framework token when bot credentials are configured', async () => {
+    await startBotApp({
+      BOT_ID: '5a0f3a9e-7f7e-4e3c-9a51-9f1c2b3d4e5f',
+      SECRET_BOT_PASSWORD: 'bot-secret',
+    });
+    const res = await post(message('help'));
+    assert.equal(res.status, 401);
+    const forged = await post(message('help'), {
+      'content-type': 'application/json',
+      authorization: 'Bearer not.a.jwt',
+    });
+    assert.equal(forged.status, 401);
+    assert.ok(await eventually(async () => connector.activities.length === 0, 100));
+  });
+});

@@ -1,0 +1,52 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RosterMember {
+  id: string;
+  name: string;
+  aadObjectId: string;
+  email?: string;
+  userPrincipalName?: string;
+}
+
+/**
+ * A Bot Connector stand-in for bot tests: receives the bot's replies
+ * (`POST /v3/conversations/{id}/activities[/{replyTo}]`) and serves a roster
+ * (`GET /v3/conversations/{id}/pagedmembers`), as the Connector REST API does.
+ */
+export async function startConnector(roster: RosterMember[] = []) {
+  const activities: { conversationId: string; activity: Record<string, unknown> }[] = [];
+  let n = 0;
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const post = /^\/v3\/conversations\/([^/]+)\/activities(?:\/[^/]+)?$/.exec(url.pathname);
+      const members = /^\/v3\/conversations\/([^/]+)\/pagedmembers$/.exec(url.pathname);
+      if (req.method === 'POST' && post) {
+        activities.push({ conversationId: decodeURIComponent(post[1]!), activity: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: `reply-${++n}` }));
+      } else if (req.method === 'GET' && members) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ members: roster }));
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    serviceUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    activities,
+    /** Text of the bot's messages (typing indicators left out). */
+    texts: () => activities.filter((a) => a.activity.type === 'message').map((a) => String(a.activity.text ?? '')),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
