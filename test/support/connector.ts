@@ -25,7 +25,10 @@ export async function startConnector(roster: RosterMember[] = []) {
       const post = /^\/v3\/conversations\/([^/]+)\/activities(?:\/[^/]+)?$/.exec(url.pathname);
       const members = /^\/v3\/conversations\/([^/]+)\/pagedmembers$/.exec(url.pathname);
       if (req.method === 'POST' && post) {
-        activities.push({ conversationId: decodeURIComponent(post[1]!), activity: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        activities.push({
+          conversationId: decodeURIComponent(post[1]!),
+          activity: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+        });
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ id: `reply-${++n}` }));
       } else if (req.method === 'GET' && members) {
@@ -42,7 +45,10 @@ export async function startConnector(roster: RosterMember[] = []) {
     serviceUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
     activities,
     /** Text of the bot's messages (typing indicators left out). */
-    texts: () => activities.filter((a) => a.activity.type === 'message').map((a) => String(a.activity.text ?? '')),
+    texts: () =>
+      activities
+        .filter((a) => a.activity.type === 'message')
+        .map((a) => String(a.activity.text ?? '')),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
