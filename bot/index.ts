@@ -1,6 +1,6 @@
 import {
-  ActivityHandler,
   ActivityTypes,
+  TeamsActivityHandler,
   TeamsInfo,
   TurnContext,
   type CloudAdapter,
@@ -17,7 +17,8 @@ import {
   type MeetingScheduler,
 } from '../src/meetings/index.js';
 import { sendError, type RouteRegistrar } from '../src/server/index.js';
-import type { Store } from '../src/store/index.js';
+import type { Meeting, NoticeOccasion, Store } from '../src/store/index.js';
+import { DEFAULT_CONSENT_NOTICE, consentNoticeCard } from './cards/index.js';
 import { createAdapter } from './adapter.js';
 import { CommandRouter, type Command } from './commands.js';
 import { rememberConversation } from './conversations.js';
@@ -31,6 +32,8 @@ export interface BotDeps {
   /** Absent when Graph is not configured: scheduling then explains what is missing. */
   scheduler: MeetingScheduler | undefined;
   defaultTimeZone: string;
+  /** The consent notice text (CONSENT_NOTICE_TEXT); a sensible default otherwise. */
+  consentNotice?: string;
   now?: () => Date;
 }
 
@@ -51,7 +54,7 @@ function formatWhen(start: Date, zone: string): string {
  * The Teams-facing bot: remembers every conversation it sees (for proactive posts), and routes
  * messages to commands.
  */
-export class ClassroomBot extends ActivityHandler {
+export class ClassroomBot extends TeamsActivityHandler {
   readonly router: CommandRouter;
   private readonly now: () => Date;
 
@@ -66,6 +69,14 @@ export class ClassroomBot extends ActivityHandler {
     });
     this.onInstallationUpdate(async (context, next) => {
       await rememberConversation(deps.store, context.activity, this.now());
+      await next();
+    });
+    // Teams tells the bot when a meeting it is in starts: repeat the consent notice in its chat.
+    this.onTeamsMeetingStartEvent(async (details, context, next) => {
+      const joinUrl =
+        details.joinUrl ?? (context.activity.value as { JoinUrl?: string } | undefined)?.JoinUrl;
+      const meeting = joinUrl ? await deps.store.meetings.findByJoinWebUrl(joinUrl) : null;
+      if (meeting) await this.postConsent(context, meeting, 'started');
       await next();
     });
     this.onMessage(async (context, next) => {
@@ -168,10 +179,40 @@ export class ClassroomBot extends ActivityHandler {
       await context.sendActivity(
         `Scheduled **${m.title}** for ${formatWhen(m.startDateTime, zone)}. It will be recorded automatically.${m.joinWebUrl ? `\n\n[Join the meeting](${m.joinWebUrl})` : ''}${mandatory}`,
       );
+      await this.postConsent(context, m, 'scheduled');
     } else {
       await context.sendActivity(
         `I couldn't finish scheduling **${m.title}**: ${m.failureReason ?? 'an unknown error'}${mandatory}`,
       );
+    }
+  }
+
+  /**
+   * Posts the recording-consent notice into the current conversation, once per meeting and
+   * occasion (a duplicate activity never posts it twice), and records the delivery.
+   */
+  private async postConsent(
+    context: TurnContext,
+    meeting: Meeting,
+    occasion: NoticeOccasion,
+  ): Promise<void> {
+    const notices = this.deps.store.notices;
+    const conversationId = context.activity.conversation.id;
+    if (!(await notices.claim(meeting._id, occasion, conversationId, this.now()))) return;
+    try {
+      const card = consentNoticeCard({
+        occasion,
+        title: meeting.title,
+        when: formatWhen(meeting.startDateTime, meeting.timeZone ?? this.deps.defaultTimeZone),
+        joinUrl: occasion === 'scheduled' ? meeting.joinWebUrl : undefined,
+        notice: this.deps.consentNotice ?? DEFAULT_CONSENT_NOTICE,
+      });
+      const sent = await context.sendActivity({ attachments: [card] });
+      await notices.markSent(meeting._id, occasion, sent?.id ?? '', this.now());
+    } catch (err) {
+      // Give the claim back so that the notice is not lost, then let onTurnError report it.
+      await notices.release(meeting._id, occasion);
+      throw err;
     }
   }
 

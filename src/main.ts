@@ -29,6 +29,7 @@ async function main(): Promise<void> {
             store,
             logger,
             defaultTimeZone: config.defaultTimeZone,
+            consentNotice: config.consentNoticeText,
             scheduler: graph && new MeetingScheduler({ store, graph, logger }),
           }),
       ),

@@ -22,6 +22,8 @@ export interface Config {
   bot: BotConfig | undefined;
   /** Zone for typed times when Teams does not tell the user's own. */
   defaultTimeZone: string;
+  /** Replaces the default recording-consent wording. */
+  consentNoticeText: string | undefined;
 }
 
 export interface BotConfig {
@@ -111,6 +113,7 @@ const FIX: Record<string, string> = {
     "Set it to the bot registration's Microsoft App ID (a GUID), together with SECRET_BOT_PASSWORD, or unset both for local mode.",
   SECRET_BOT_PASSWORD:
     "Set it to the bot registration's client secret (in a .user file or a vault), together with BOT_ID.",
+  CONSENT_NOTICE_TEXT: 'Shorten the text, or unset it to use the default notice.',
   DEFAULT_TIME_ZONE: 'Use an IANA zone such as Europe/Berlin or America/New_York.',
   GRAPH_SIM_PORT: 'Set it to a free TCP port, e.g. 8443, or 0 for any free port.',
   LOCAL_TIME_SCALE: 'Set it to how many times faster meetings run locally, e.g. 120.',
@@ -149,6 +152,10 @@ const appSchema = z.object({
   AAD_APP_OAUTH_AUTHORITY_HOST: httpsUrl.default('https://login.microsoftonline.com'),
   GRAPH_BASE_URL: httpsUrl.default('https://graph.microsoft.com'),
   GRAPH_CA_FILE: existingFile.optional(),
+  CONSENT_NOTICE_TEXT: z
+    .string()
+    .max(2000, { message: 'must be at most 2000 characters' })
+    .optional(),
   BOT_ID: guid.optional(),
   SECRET_BOT_PASSWORD: z.string().optional(),
   DEFAULT_TIME_ZONE: z
@@ -261,6 +268,7 @@ export function loadConfig(env: Env): Config {
     graph,
     bot,
     defaultTimeZone: e.DEFAULT_TIME_ZONE,
+    consentNoticeText: e.CONSENT_NOTICE_TEXT,
     port: e.PORT,
     host: e.HOST,
     mongodbUri: e.MONGODB_URI,

@@ -9,6 +9,7 @@ export const Collections = {
   recordings: 'recordings',
   audit: 'audit',
   leases: 'leases',
+  notices: 'notices',
 } as const;
 export type CollectionName = (typeof Collections)[keyof typeof Collections];
 
@@ -51,6 +52,7 @@ export const INDEXES: Record<CollectionName, IndexDescription[]> = {
     { key: { meetingId: 1, at: -1 }, name: 'meeting_at' },
     { key: { action: 1, at: -1 }, name: 'action_at' },
   ],
+  notices: [{ key: { meetingId: 1, at: 1 }, name: 'meeting_at' }],
   leases: [
     // A lease nobody renewed for a day is garbage.
     { key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 86_400 },

@@ -6,6 +6,7 @@ import { ConversationsRepository } from './conversations.js';
 import { InboxRepository } from './inbox.js';
 import { LeasesRepository } from './leases.js';
 import { MeetingsRepository } from './meetings.js';
+import { NoticesRepository } from './notices.js';
 import { RecordingsRepository } from './recordings.js';
 import { createRunner, type RetryOptions, type Runner } from './retry.js';
 import { SubscriptionsRepository } from './subscriptions.js';
@@ -16,6 +17,7 @@ export type { ConversationKind, ConversationRecord } from './conversations.js';
 export type { InboxItem, InboxStatus, NewInboxItem } from './inbox.js';
 export type { Lease } from './leases.js';
 export type { Meeting, MeetingLinks, RecordingStatus } from './meetings.js';
+export type { NoticeDelivery, NoticeOccasion } from './notices.js';
 export type { CardState, NewRecording, Page, RecordingRecord } from './recordings.js';
 export { isDuplicateKey, isTransient } from './retry.js';
 export type { SubscriptionRecord } from './subscriptions.js';
@@ -38,6 +40,7 @@ export interface Repositories {
   recordings: RecordingsRepository;
   audit: AuditRepository;
   leases: LeasesRepository;
+  notices: NoticesRepository;
 }
 
 /** The app's MongoDB: typed repositories over one driver client. */
@@ -91,6 +94,7 @@ export function createStore(options: StoreOptions): Store {
     recordings: new RecordingsRepository(coll(Collections.recordings), run),
     audit: new AuditRepository(coll(Collections.audit), run),
     leases: new LeasesRepository(coll(Collections.leases), run),
+    notices: new NoticesRepository(coll(Collections.notices), run),
 
     async ensureIndexes() {
       for (const [name, indexes] of Object.entries(INDEXES)) {

@@ -78,6 +78,7 @@ describe('bot: POST /api/messages', function () {
               store,
               logger,
               defaultTimeZone: config.defaultTimeZone,
+              consentNotice: config.consentNoticeText,
               now: () => NOW,
               scheduler:
                 graph &&
@@ -235,5 +236,83 @@ describe('bot: POST /api/messages', function () {
     });
     assert.equal(forged.status, 401);
     assert.ok(await eventually(async () => connector.activities.length === 0, 100));
+  });
+
+  const cards = () =>
+    connector.activities
+      .filter((a) => Array.isArray(a.activity.attachments))
+      .map((a) => ({
+        conversationId: a.conversationId,
+        card: (a.activity.attachments as { content: { body: { text?: string }[] } }[])[0]!.content,
+      }));
+
+  it('posts the recording-consent notice to the class when a meeting is scheduled, once, and records it', async () => {
+    await startBotApp({
+      CONSENT_NOTICE_TEXT: 'Riverside records every class. Joining means you agree.',
+    });
+    const activity = message('schedule "Biology" tomorrow 10:00');
+    await post(activity);
+    await post(activity);
+    assert.equal(cards().length, 1, 'one notice, even for a duplicate activity');
+    assert.equal(cards()[0]!.conversationId, CHANNEL);
+    assert.equal(cards()[0]!.card.body[0]!.text, 'Recording notice: this class will be recorded');
+    assert.equal(
+      cards()[0]!.card.body[2]!.text,
+      'Riverside records every class. Joining means you agree.',
+    );
+    const [meeting] = await app.store.meetings.listByClass(CHANNEL);
+    const notices = await app.store.notices.listByMeeting(meeting!._id);
+    assert.deepEqual(
+      notices.map((n) => [n.occasion, n.status, n.conversationId]),
+      [['scheduled', 'sent', CHANNEL]],
+    );
+    assert.ok(notices[0]!.activityId, 'the posted activity id is kept');
+  });
+
+  it('repeats the notice in the meeting chat when Teams says the meeting started', async () => {
+    await startBotApp();
+    await post(message('schedule "Biology" tomorrow 10:00'));
+    const [meeting] = await app.store.meetings.listByClass(CHANNEL);
+    const meetingChat = '19:meeting_abc@thread.v2';
+    const start = {
+      type: 'event',
+      name: 'application/vnd.microsoft.meetingStart',
+      id: 'evt-1',
+      channelId: 'msteams',
+      serviceUrl: connector.serviceUrl,
+      from: { id: '29:system' },
+      recipient: { id: '28:bot' },
+      conversation: {
+        id: meetingChat,
+        conversationType: 'groupChat',
+        tenantId: h.sim.state.tenant.id,
+      },
+      channelData: { tenant: { id: h.sim.state.tenant.id }, meeting: { id: 'MCMx' } },
+      value: {
+        Id: 'MCMx',
+        JoinUrl: meeting!.joinWebUrl,
+        Title: 'Biology',
+        MeetingType: 'Scheduled',
+        StartTime: '2030-03-02T09:00:00Z',
+      },
+    };
+    assert.equal((await post(start)).status, 200);
+    await post(start);
+    const inChat = cards().filter((c) => c.conversationId === meetingChat);
+    assert.equal(inChat.length, 1);
+    assert.equal(inChat[0]!.card.body[0]!.text, 'This meeting is being recorded');
+    const notices = await app.store.notices.listByMeeting(meeting!._id);
+    assert.deepEqual(notices.map((n) => n.occasion).sort(), ['scheduled', 'started']);
+    const other = await post({
+      ...start,
+      id: 'evt-2',
+      value: { ...start.value, JoinUrl: 'https://teams.microsoft.com/l/meetup-join/unknown' },
+    });
+    assert.equal(other.status, 200);
+    assert.equal(
+      cards().filter((c) => c.conversationId === meetingChat).length,
+      1,
+      'meetings the app did not schedule get nothing',
+    );
   });
 });

@@ -494,6 +494,31 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
     });
   });
 
+  describe('notices', () => {
+    it('lets one caller claim a notice per meeting and occasion, records it, and releases failed ones', async () => {
+      assert.equal(await store.notices.claim('m1', 'scheduled', 'c1', at(0)), true);
+      assert.equal(await store.notices.claim('m1', 'scheduled', 'c1', at(1)), false, 'duplicate');
+      assert.equal(
+        await store.notices.claim('m1', 'started', 'chat-1', at(2)),
+        true,
+        'another occasion',
+      );
+      await store.notices.markSent('m1', 'scheduled', 'act-1', at(3));
+      await store.notices.release('m1', 'started');
+      await store.notices.release('m1', 'scheduled'); // sent notices are not released
+      const list = await store.notices.listByMeeting('m1');
+      assert.deepEqual(
+        list.map((n) => [n.occasion, n.status, n.activityId]),
+        [['scheduled', 'sent', 'act-1']],
+      );
+      assert.equal(
+        await store.notices.claim('m1', 'started', 'chat-1', at(4)),
+        true,
+        'released claims can be taken again',
+      );
+    });
+  });
+
   describe('leases', () => {
     it('has one holder at a time; renews for the holder; is taken over after expiry', async () => {
       assert.equal(await store.leases.acquire('subscriptions', 'a', at(0), 30_000), true);

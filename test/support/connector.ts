@@ -44,11 +44,16 @@ export async function startConnector(roster: RosterMember[] = []) {
   return {
     serviceUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
     activities,
-    /** Text of the bot's messages (typing indicators left out). */
+    /** Text of the bot's text messages (typing indicators and cards left out). */
     texts: () =>
       activities
-        .filter((a) => a.activity.type === 'message')
-        .map((a) => String(a.activity.text ?? '')),
+        .filter(
+          (a) =>
+            a.activity.type === 'message' &&
+            typeof a.activity.text === 'string' &&
+            a.activity.text !== '',
+        )
+        .map((a) => String(a.activity.text)),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
