@@ -115,6 +115,12 @@ export class ClassroomBot extends TeamsActivityHandler {
         run: (context) => this.list(context),
       },
       {
+        name: 'cancel',
+        usage: 'cancel <title or number from list>',
+        description: 'cancel one of your upcoming class meetings (the record and audit are kept)',
+        run: (context, args) => this.cancel(context, args),
+      },
+      {
         name: 'help',
         usage: 'help',
         description: 'this list',
@@ -234,16 +240,69 @@ export class ClassroomBot extends TeamsActivityHandler {
     return out;
   }
 
+  /** The organizer's meetings that have not ended and are not cancelled, soonest first. */
+  private async upcoming(organizerId: string): Promise<Meeting[]> {
+    const now = this.now();
+    return (await this.deps.store.meetings.listByOrganizer(organizerId, 50))
+      .filter((m) => m.endDateTime > now && !m.cancelledAt)
+      .reverse();
+  }
+
+  private async cancel(context: TurnContext, args: string): Promise<void> {
+    const organizerId = context.activity.from?.aadObjectId;
+    if (!organizerId || !this.deps.scheduler) {
+      await context.sendActivity(
+        "I can't cancel meetings here: I can't tell who you are, or Microsoft Graph is not configured.",
+      );
+      return;
+    }
+    const wanted = args.trim().replace(/^["“']|["”']$/g, '');
+    if (!wanted) {
+      await context.sendActivity(
+        'Which meeting? Say **cancel** and its title, or its number from **list**.',
+      );
+      return;
+    }
+    const meetings = await this.upcoming(organizerId);
+    const byNumber = /^\d+$/.test(wanted) ? meetings[Number(wanted) - 1] : undefined;
+    const lower = wanted.toLowerCase();
+    const exact = meetings.filter((m) => m.title.toLowerCase() === lower);
+    const candidates = byNumber
+      ? [byNumber]
+      : exact.length
+        ? exact
+        : meetings.filter((m) => m.title.toLowerCase().startsWith(lower));
+    if (candidates.length === 0) {
+      await context.sendActivity(
+        `You have no upcoming class meeting called "${wanted}". Say **list** to see them.`,
+      );
+      return;
+    }
+    if (candidates.length > 1) {
+      const zone = this.userZone(context);
+      await context.sendActivity(
+        [
+          'More than one meeting matches; say **cancel** with its number from **list**:',
+          ...candidates.map((m) => `- **${m.title}**, ${formatWhen(m.startDateTime, zone)}`),
+        ].join('\n'),
+      );
+      return;
+    }
+    const m = candidates[0]!;
+    await context.sendActivity({ type: ActivityTypes.Typing });
+    await this.deps.scheduler.cancel(m, { id: organizerId, name: context.activity.from.name });
+    await context.sendActivity(
+      `Cancelled **${m.title}** (${formatWhen(m.startDateTime, this.userZone(context))}). The calendar invitation is withdrawn; the record stays in the audit log.`,
+    );
+  }
+
   private async list(context: TurnContext): Promise<void> {
     const organizerId = context.activity.from?.aadObjectId;
     if (!organizerId) {
       await context.sendActivity("I can't tell who you are, so I can't list your meetings.");
       return;
     }
-    const now = this.now();
-    const meetings = (await this.deps.store.meetings.listByOrganizer(organizerId, 50))
-      .filter((m) => m.endDateTime > now)
-      .reverse();
+    const meetings = await this.upcoming(organizerId);
     if (meetings.length === 0) {
       await context.sendActivity(
         `You have no upcoming class meetings. Schedule one with: ${SCHEDULE_EXAMPLE}`,
@@ -262,8 +321,8 @@ export class ClassroomBot extends TeamsActivityHandler {
       [
         'Your upcoming class meetings:',
         ...meetings.map(
-          (m) =>
-            `- **${m.title}**, ${formatWhen(m.startDateTime, zone)}: ${status[m.recordingStatus] ?? m.recordingStatus}`,
+          (m, i) =>
+            `${i + 1}. **${m.title}**, ${formatWhen(m.startDateTime, zone)}: ${status[m.recordingStatus] ?? m.recordingStatus}`,
         ),
       ].join('\n'),
     );

@@ -138,6 +138,28 @@ export class MeetingScheduler {
     return { meeting: await this.enableRecording(meeting, req), created, overrides };
   }
 
+  /**
+   * Cancels a meeting: deletes its calendar event (a 404 means it is already gone) and keeps the
+   * meeting record and an audit entry. Returns false when it was already cancelled.
+   */
+  async cancel(meeting: Meeting, actor: { id: string; name?: string }): Promise<boolean> {
+    const { store, graph } = this.options;
+    if (meeting.cancelledAt) return false;
+    if (meeting.eventId)
+      await this.step(() => graph.deleteEvent(meeting.organizerId, meeting.eventId!));
+    const now = this.now();
+    if (!(await store.meetings.markCancelled(meeting._id, now))) return false;
+    await store.audit.append({
+      at: now,
+      action: 'meeting.cancel',
+      actor,
+      meetingId: meeting._id,
+      details: { title: meeting.title, eventId: meeting.eventId ?? null },
+    });
+    this.log.info({ meetingId: meeting._id }, 'meeting cancelled');
+    return true;
+  }
+
   private async step<T>(fn: () => Promise<T>): Promise<T> {
     const policy = retry(handleWhen(isTransientGraph), {
       maxAttempts: (this.options.graphAttempts ?? 3) - 1,

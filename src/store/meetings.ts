@@ -21,6 +21,8 @@ export interface Meeting {
   class: { conversationId: string; teamId?: string; channelId?: string };
   recordingStatus: RecordingStatus;
   failureReason?: string;
+  /** Set when an instructor cancelled the meeting (its event is deleted; the record stays). */
+  cancelledAt?: Date;
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -68,6 +70,17 @@ export class MeetingsRepository {
     await this.run('meetings.setLinks', () =>
       this.coll.updateOne({ _id: id }, { $set: { ...links, updatedAt: now } }),
     );
+  }
+
+  /** Marks a meeting cancelled. False when it was already cancelled (or does not exist). */
+  async markCancelled(id: string, now: Date): Promise<boolean> {
+    const r = await this.run('meetings.markCancelled', () =>
+      this.coll.updateOne(
+        { _id: id, cancelledAt: { $exists: false } },
+        { $set: { cancelledAt: now, updatedAt: now } },
+      ),
+    );
+    return r.modifiedCount === 1;
   }
 
   async setRecordingStatus(

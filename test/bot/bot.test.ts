@@ -211,7 +211,7 @@ describe('bot: POST /api/messages', function () {
     await post(message('list'));
     assert.match(
       connector.texts().at(-1)!,
-      /Your upcoming class meetings:\n- \*\*Physics\*\*, Sat, 2 Mar 2030, 10:00 .*: recording on/,
+      /Your upcoming class meetings:\n1\. \*\*Physics\*\*, Sat, 2 Mar 2030, 10:00 .*: recording on/,
     );
   });
 
@@ -314,5 +314,29 @@ describe('bot: POST /api/messages', function () {
       1,
       'meetings the app did not schedule get nothing',
     );
+  });
+
+  it('cancels a meeting by title or number: the event goes, the record and audit stay', async () => {
+    await startBotApp();
+    await post(message('schedule "Physics" tomorrow 10:00'));
+    await post(message('schedule "Physics lab" tomorrow 14:00'));
+    await post(message('cancel Phys'));
+    assert.match(connector.texts().at(-1)!, /^More than one meeting matches/);
+    await post(message('cancel "Physics lab"'));
+    assert.match(connector.texts().at(-1)!, /^Cancelled \*\*Physics lab\*\*/);
+    assert.equal(h.sim.state.events.size, 1, 'the event was deleted in the calendar');
+    await post(message('cancel 1'));
+    assert.match(connector.texts().at(-1)!, /^Cancelled \*\*Physics\*\*/);
+    assert.equal(h.sim.state.events.size, 0);
+    await post(message('cancel Physics'));
+    assert.match(connector.texts().at(-1)!, /no upcoming class meeting called "Physics"/);
+    await post(message('list'));
+    assert.match(connector.texts().at(-1)!, /^You have no upcoming class meetings/);
+    assert.equal(
+      await app.store.db.collection('meetings').countDocuments({ cancelledAt: { $exists: true } }),
+      2,
+    );
+    const audit = await app.store.audit.list({ action: 'meeting.cancel' });
+    assert.deepEqual(audit.map((e) => e.details.title).sort(), ['Physics', 'Physics lab']);
   });
 });

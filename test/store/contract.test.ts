@@ -171,6 +171,15 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
       assert.equal(got?.failureReason, undefined);
     });
 
+    it('marks a meeting cancelled once', async () => {
+      const m = meeting();
+      await store.meetings.createIfAbsent(m);
+      assert.equal(await store.meetings.markCancelled(m._id, at(5)), true);
+      assert.equal(await store.meetings.markCancelled(m._id, at(6)), false);
+      assert.deepEqual((await store.meetings.get(m._id))?.cancelledAt, at(5));
+      assert.equal(await store.meetings.markCancelled('missing', at(6)), false);
+    });
+
     it('lists by organizer and by class, newest first', async () => {
       const older = meeting({ startDateTime: at(0) });
       const newer = meeting({ startDateTime: at(1440) });
