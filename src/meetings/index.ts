@@ -11,10 +11,10 @@ export {
   MANDATORY_RECORDING,
   MeetingScheduler,
   recordingOverrides,
-  wallClock,
   type RecordingOverride,
   type RequestedRecording,
   type ScheduleRequest,
   type ScheduleResult,
   type SchedulerOptions,
 } from './scheduler.js';
+export { wallClock } from './time.js';

@@ -1,4 +1,7 @@
 import * as chrono from 'chrono-node';
+import { isValidTimeZone, zoneOffsetMinutes } from './time.js';
+
+export { isValidTimeZone, zoneOffsetMinutes } from './time.js';
 
 export interface ParsedSchedule {
   title: string;
@@ -27,31 +30,6 @@ const DURATION =
 const RECORDING_OFF =
   /(--no-record(?:ing)?|\bno[- ]record(?:ing)?\b|\bwithout (?:a )?record(?:ing)?\b|\b(?:don'?t|do not) record\b|\brecord(?:ing)?\s*(?:[:=]\s*)?(?:off|false|no|disabled?)\b)/i;
 const QUOTED = /["“”'‘’«»]([^"“”'‘’«»]+)["“”'‘’«»]/;
-
-/** Offset of `zone` from UTC at `at`, in minutes (positive east of Greenwich). */
-export function zoneOffsetMinutes(zone: string, at: Date): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: zone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-  }).formatToParts(at);
-  const get = (t: string): number => Number(parts.find((p) => p.type === t)!.value);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'));
-  return Math.round((asUtc - Math.floor(at.getTime() / 60_000) * 60_000) / 60_000);
-}
-
-export function isValidTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false; // RangeError: not a zone this runtime knows
-  }
-}
 
 /**
  * Reads a typed scheduling command: a title (quoted, or the words before the date), a date and

@@ -4,6 +4,7 @@ import { ErrorCode, GraphRequestError } from '../errors/index.js';
 import type { GraphApi } from '../graph/index.js';
 import type { Logger } from '../logging/index.js';
 import type { Meeting, RecordingStatus, Store } from '../store/index.js';
+import { wallClock } from './time.js';
 
 /** The recording settings a request may carry; anything that turns recording off is overridden. */
 export interface RequestedRecording {
@@ -251,20 +252,4 @@ export class MeetingScheduler {
     await this.options.store.meetings.setRecordingStatus(meeting._id, status, this.now(), reason);
     return { ...meeting, recordingStatus: status, failureReason: reason };
   }
-}
-
-/** An instant as the wall-clock `YYYY-MM-DDTHH:mm:ss` in `zone`, the form Graph events take. */
-export function wallClock(at: Date, zone: string): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone: zone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(at);
-  const get = (t: string): string => parts.find((p) => p.type === t)!.value;
-  return `${get('year')}-${get('month')}-${get('day')}T${get('hour')}:${get('minute')}:${get('second')}`;
 }

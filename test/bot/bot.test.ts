@@ -4,14 +4,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { MeetingScheduler } from '../../src/meetings/index.js';
 import { createApp, type App } from '../../src/server/index.js';
 import { startConnector, type RosterMember } from '../support/connector.js';
-import {
-  APP_ID,
-  APP_SECRET,
-  LEARNER,
-  ORGANIZER,
-  startSim,
-  type SimHandle,
-} from '../support/graph.js';
+import { graphEnv, LEARNER, ORGANIZER, startSim, type SimHandle } from '../support/graph.js';
 import { silentLogger } from '../support/logger.js';
 import { eventually, startTestMongo, uniqueDbName, type TestMongo } from '../support/mongo.js';
 
@@ -58,12 +51,7 @@ describe('bot: POST /api/messages', function () {
       PORT: '0',
       HOST: '127.0.0.1',
       DEFAULT_TIME_ZONE: 'Europe/Berlin',
-      AAD_APP_TENANT_ID: h.sim.state.tenant.id,
-      AAD_APP_CLIENT_ID: APP_ID,
-      SECRET_AAD_APP_CLIENT_SECRET: APP_SECRET,
-      AAD_APP_OAUTH_AUTHORITY_HOST: h.sim.url,
-      GRAPH_BASE_URL: h.sim.url,
-      GRAPH_CA_FILE: h.sim.caPath,
+      ...graphEnv(h.sim),
       ...extra,
     });
     const logger = silentLogger();

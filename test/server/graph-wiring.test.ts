@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../src/config/index.js';
 import { createApp } from '../../src/server/index.js';
-import { APP_ID, APP_SECRET, startSim, type SimHandle } from '../support/graph.js';
+import { graphEnv, startSim, type SimHandle } from '../support/graph.js';
 import { silentLogger } from '../support/logger.js';
 import { startTestMongo, uniqueDbName, type TestMongo } from '../support/mongo.js';
 
@@ -24,12 +24,7 @@ describe('server: Graph wiring from configuration', () => {
       MONGODB_DB: uniqueDbName('wiring'),
       PORT: '0',
       HOST: '127.0.0.1',
-      AAD_APP_TENANT_ID: h.sim.state.tenant.id,
-      AAD_APP_CLIENT_ID: APP_ID,
-      SECRET_AAD_APP_CLIENT_SECRET: APP_SECRET,
-      AAD_APP_OAUTH_AUTHORITY_HOST: h.sim.url,
-      GRAPH_BASE_URL: h.sim.url,
-      GRAPH_CA_FILE: h.sim.caPath,
+      ...graphEnv(h.sim),
     });
     const app = createApp({ config, logger: silentLogger() });
     await app.start();

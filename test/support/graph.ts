@@ -95,3 +95,15 @@ export function graphFor(
     retryDelaySeconds: 0,
   });
 }
+
+/** The app settings that point the Graph layer at the simulator (as `npm start` does). */
+export function graphEnv(sim: RunningGraphSim): Record<string, string> {
+  return {
+    AAD_APP_TENANT_ID: sim.state.tenant.id,
+    AAD_APP_CLIENT_ID: APP_ID,
+    SECRET_AAD_APP_CLIENT_SECRET: APP_SECRET,
+    AAD_APP_OAUTH_AUTHORITY_HOST: sim.url,
+    GRAPH_BASE_URL: sim.url,
+    GRAPH_CA_FILE: sim.caPath,
+  };
+}
