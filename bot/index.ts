@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   ActivityTypes,
   TeamsActivityHandler,
@@ -13,12 +14,19 @@ import type { Logger } from '../src/logging/index.js';
 import {
   SCHEDULE_EXAMPLE,
   isValidTimeZone,
+  fromWallClock,
   parseScheduleCommand,
   type MeetingScheduler,
+  type RequestedRecording,
 } from '../src/meetings/index.js';
 import { sendError, type RouteRegistrar } from '../src/server/index.js';
 import type { Meeting, NoticeOccasion, Store } from '../src/store/index.js';
-import { DEFAULT_CONSENT_NOTICE, consentNoticeCard } from './cards/index.js';
+import {
+  DEFAULT_CONSENT_NOTICE,
+  consentNoticeCard,
+  scheduleFormCard,
+  scheduledCard,
+} from './cards/index.js';
 import { createAdapter } from './adapter.js';
 import { CommandRouter, type Command } from './commands.js';
 import { rememberConversation } from './conversations.js';
@@ -49,6 +57,49 @@ function formatWhen(start: Date, zone: string): string {
     timeZoneName: 'short',
   }).format(start);
 }
+
+/** A submitted scheduling form (Action.Submit data plus the inputs). Checked before use. */
+const formSchema = z.object({
+  action: z.literal('scheduleForm'),
+  formId: z.string().uuid(),
+  timeZone: z.string().min(1).max(64),
+  title: z.string().trim().min(1).max(200),
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  time: z.string().regex(/^\d{2}:\d{2}(:\d{2})?$/),
+  duration: z.coerce.number().int().min(5).max(1440).default(60),
+  description: z.string().max(2000).optional(),
+  // Not on our form, but a crafted submission may carry them: they are overridden and audited.
+  recordAutomatically: z.boolean().optional(),
+  allowRecording: z.boolean().optional(),
+  allowTranscription: z.boolean().optional(),
+});
+type FormValues = z.infer<typeof formSchema>;
+
+/** The string fields of a raw submission, to put back on the form after an error. */
+function typedValues(raw: unknown): Partial<FormValues> {
+  const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+  const text = (k: string, max: number) =>
+    typeof r[k] === 'string' ? (r[k] as string).slice(0, max) : undefined;
+  const formId = text('formId', 64);
+  const duration = Number(r.duration);
+  return {
+    formId: formId && /^[0-9a-f-]{36}$/i.test(formId) ? formId : undefined,
+    title: text('title', 200),
+    date: text('date', 10),
+    time: text('time', 8),
+    description: text('description', 2000),
+    duration: Number.isFinite(duration) ? duration : undefined,
+  };
+}
+
+/** What to tell the user for each invalid field, in the form's own words. */
+const FORM_ERRORS: Record<string, string> = {
+  title: 'Give the class a title (up to 200 characters).',
+  date: 'Pick a date.',
+  time: 'Pick a start time.',
+  duration: 'The duration must be between 5 and 1440 minutes.',
+  description: 'The description is too long (2000 characters at most).',
+};
 
 /**
  * The Teams-facing bot: remembers every conversation it sees (for proactive posts), and routes
@@ -81,6 +132,12 @@ export class ClassroomBot extends TeamsActivityHandler {
     });
     this.onMessage(async (context, next) => {
       await rememberConversation(deps.store, context.activity, this.now());
+      const submitted = context.activity.value as { action?: unknown } | undefined;
+      if (submitted?.action === 'scheduleForm') {
+        await this.scheduleFromForm(context, submitted);
+        await next();
+        return;
+      }
       const text =
         TurnContext.removeRecipientMention(context.activity)?.trim() ??
         context.activity.text?.trim() ??
@@ -133,36 +190,154 @@ export class ClassroomBot extends TeamsActivityHandler {
 
   private async schedule(context: TurnContext, args: string): Promise<void> {
     const zone = this.userZone(context);
+    if (!args.trim()) {
+      // No details typed: offer the form instead.
+      await context.sendActivity({
+        attachments: [scheduleFormCard({ formId: randomUUID(), timeZone: zone })],
+      });
+      return;
+    }
     const parsed = parseScheduleCommand(args, { now: this.now(), timeZone: zone });
     if (!parsed.ok) {
       await context.sendActivity(parsed.error);
       return;
     }
+    const { value } = parsed;
+    const activity = context.activity;
+    await this.runSchedule(context, {
+      // A retried activity keeps its id: the same request never makes two meetings.
+      requestKey: `${activity.conversation.id}|${activity.id ?? ''}`,
+      title: value.title,
+      start: value.start,
+      end: value.end,
+      zone: value.timeZone,
+      requestedRecording: value.recordingOffRequest
+        ? { freeText: value.recordingOffRequest }
+        : undefined,
+      source: 'command',
+    });
+  }
+
+  /** A submitted scheduling form: validated, then scheduled; errors go back onto the form. */
+  private async scheduleFromForm(context: TurnContext, raw: unknown): Promise<void> {
+    const parsed = formSchema.safeParse(raw);
+    const zone =
+      parsed.success && isValidTimeZone(parsed.data.timeZone)
+        ? parsed.data.timeZone
+        : this.userZone(context);
+    // What the user typed is kept on the form, even when it failed validation.
+    const values: Partial<FormValues> = parsed.success ? parsed.data : typedValues(raw);
+    const reshow = async (error: string): Promise<void> => {
+      const card = scheduleFormCard({
+        formId: values.formId ?? randomUUID(),
+        timeZone: zone,
+        title: values.title,
+        date: values.date,
+        time: values.time,
+        duration: values.duration,
+        description: values.description,
+        error,
+      });
+      await this.replaceOrSend(context, card);
+    };
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      await reshow(FORM_ERRORS[String(issue.path[0])] ?? 'Please check the form and try again.');
+      return;
+    }
+    const f = parsed.data;
+    const start = fromWallClock(f.date, f.time, zone);
+    if (!start)
+      return reshow('That date and time do not exist in your time zone. Pick another time.');
+    if (start.getTime() <= this.now().getTime())
+      return reshow('That time has already passed. Pick a time in the future.');
+    const recordingOff =
+      f.recordAutomatically === false ||
+      f.allowRecording === false ||
+      f.allowTranscription === false;
+    const meeting = await this.runSchedule(context, {
+      // The form id: a double click or a resubmission is one request.
+      requestKey: `form|${f.formId}`,
+      title: f.title.trim(),
+      start,
+      end: new Date(start.getTime() + f.duration * 60_000),
+      zone,
+      description: f.description,
+      requestedRecording: recordingOff
+        ? {
+            recordAutomatically: f.recordAutomatically,
+            allowRecording: f.allowRecording,
+            allowTranscription: f.allowTranscription,
+          }
+        : undefined,
+      source: 'form',
+    });
+    if (meeting) {
+      const scheduled = meeting.recordingStatus === 'enabled';
+      await this.replaceOrSend(
+        context,
+        scheduledCard({
+          scheduled,
+          title: meeting.title,
+          when: formatWhen(meeting.startDateTime, zone),
+          status: scheduled ? 'on (automatic)' : (meeting.failureReason ?? meeting.recordingStatus),
+        }),
+      );
+    }
+  }
+
+  /** Updates the card the user acted on, or sends a new one when there is none to update. */
+  private async replaceOrSend(
+    context: TurnContext,
+    card: ReturnType<typeof scheduleFormCard>,
+  ): Promise<void> {
+    const replyToId = context.activity.replyToId;
+    if (replyToId)
+      await context.updateActivity({
+        id: replyToId,
+        type: ActivityTypes.Message,
+        attachments: [card],
+      });
+    else await context.sendActivity({ attachments: [card] });
+  }
+
+  private async runSchedule(
+    context: TurnContext,
+    input: {
+      requestKey: string;
+      title: string;
+      start: Date;
+      end: Date;
+      zone: string;
+      description?: string;
+      requestedRecording?: RequestedRecording;
+      source: 'command' | 'form';
+    },
+  ): Promise<Meeting | undefined> {
     const organizerId = context.activity.from?.aadObjectId;
     if (!organizerId) {
       await context.sendActivity(
         "I can't tell who you are in your organization's directory, so I can't put the meeting in your calendar. Try again from Teams signed in with your school account.",
       );
-      return;
+      return undefined;
     }
     if (!this.deps.scheduler) {
       await context.sendActivity(
         'Scheduling is not available yet: this app has no Microsoft Graph access configured. Ask your IT admin to finish the setup (AAD_APP_* settings).',
       );
-      return;
+      return undefined;
     }
     await context.sendActivity({ type: ActivityTypes.Typing });
     const attendees = await this.classMembers(context, organizerId);
     const activity = context.activity;
-    const { value } = parsed;
     const result = await this.deps.scheduler.schedule({
-      // A retried activity keeps its id: the same request never makes two meetings.
-      requestKey: `${activity.conversation.id}|${activity.id ?? ''}`,
+      requestKey: input.requestKey,
       organizer: { id: organizerId, name: activity.from.name },
-      title: value.title,
-      start: value.start,
-      end: value.end,
-      timeZone: value.timeZone,
+      title: input.title,
+      start: input.start,
+      end: input.end,
+      timeZone: input.zone,
+      description: input.description,
       attendees,
       classRef: {
         conversationId: activity.conversation.id.split(';')[0]!,
@@ -172,10 +347,8 @@ export class ClassroomBot extends TeamsActivityHandler {
             ? activity.conversation.id.split(';')[0]
             : undefined,
       },
-      requestedRecording: value.recordingOffRequest
-        ? { freeText: value.recordingOffRequest }
-        : undefined,
-      source: 'command',
+      requestedRecording: input.requestedRecording,
+      source: input.source,
     });
     const m = result.meeting;
     const mandatory = result.overrides.length
@@ -183,7 +356,7 @@ export class ClassroomBot extends TeamsActivityHandler {
       : '';
     if (m.recordingStatus === 'enabled') {
       await context.sendActivity(
-        `Scheduled **${m.title}** for ${formatWhen(m.startDateTime, zone)}. It will be recorded automatically.${m.joinWebUrl ? `\n\n[Join the meeting](${m.joinWebUrl})` : ''}${mandatory}`,
+        `Scheduled **${m.title}** for ${formatWhen(m.startDateTime, input.zone)}. It will be recorded automatically.${m.joinWebUrl ? `\n\n[Join the meeting](${m.joinWebUrl})` : ''}${mandatory}`,
       );
       await this.postConsent(context, m, 'scheduled');
     } else {
@@ -191,6 +364,7 @@ export class ClassroomBot extends TeamsActivityHandler {
         `I couldn't finish scheduling **${m.title}**: ${m.failureReason ?? 'an unknown error'}${mandatory}`,
       );
     }
+    return m;
   }
 
   /**

@@ -2,6 +2,8 @@ import { Template } from 'adaptivecards-templating';
 import { CardFactory, type Attachment } from 'botbuilder';
 // Imported (not read from disk) so that `npm run build` copies the template into dist/.
 import consentTemplate from './consent-notice.json' with { type: 'json' };
+import formTemplate from './schedule-form.json' with { type: 'json' };
+import scheduledTemplate from './scheduled.json' with { type: 'json' };
 
 /** The default wording; CONSENT_NOTICE_TEXT replaces it. */
 export const DEFAULT_CONSENT_NOTICE =
@@ -31,4 +33,53 @@ export function consentNoticeCard(data: ConsentNoticeData): Attachment {
     },
   });
   return CardFactory.adaptiveCard(card);
+}
+
+/** What the scheduling form shows: the user's values (kept after an error) and the error. */
+export interface ScheduleFormData {
+  formId: string;
+  timeZone: string;
+  title?: string;
+  date?: string;
+  time?: string;
+  duration?: number;
+  description?: string;
+  error?: string;
+}
+
+/** The scheduling form (Action.Submit); `formId` makes a double click one request. */
+export function scheduleFormCard(data: ScheduleFormData): Attachment {
+  return CardFactory.adaptiveCard(
+    new Template(formTemplate).expand({
+      $root: {
+        formId: data.formId,
+        timeZone: data.timeZone,
+        title: data.title ?? '',
+        date: data.date ?? '',
+        time: data.time ?? '',
+        duration: String(data.duration ?? 60),
+        description: data.description ?? '',
+        error: data.error ?? '',
+      },
+    }),
+  );
+}
+
+/** What replaces the form once it was submitted. */
+export function scheduledCard(data: {
+  scheduled: boolean;
+  title: string;
+  when: string;
+  status: string;
+}): Attachment {
+  return CardFactory.adaptiveCard(
+    new Template(scheduledTemplate).expand({
+      $root: {
+        heading: data.scheduled ? 'Class meeting scheduled' : 'Class meeting not scheduled',
+        title: data.title,
+        when: data.when,
+        status: data.status,
+      },
+    }),
+  );
 }

@@ -17,4 +17,4 @@ export {
   type ScheduleResult,
   type SchedulerOptions,
 } from './scheduler.js';
-export { wallClock } from './time.js';
+export { fromWallClock, wallClock } from './time.js';

@@ -57,3 +57,16 @@ export function isValidTimeZone(zone: string): boolean {
     return false; // RangeError: not a zone this runtime knows
   }
 }
+
+/** The instant a wall-clock date (`YYYY-MM-DD`) and time (`HH:mm`) denote in `zone`. */
+export function fromWallClock(date: string, time: string, zone: string): Date | undefined {
+  const d = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  const t = /^(\d{2}):(\d{2})(?::\d{2})?$/.exec(time);
+  if (!d || !t) return undefined;
+  const naive = Date.UTC(Number(d[1]), Number(d[2]) - 1, Number(d[3]), Number(t[1]), Number(t[2]));
+  if (Number.isNaN(naive) || Number(t[1]) > 23 || Number(t[2]) > 59) return undefined;
+  // Two passes: the offset at the guess, then at the result, so DST changes land right.
+  let at = new Date(naive - zoneOffsetMinutes(zone, new Date(naive)) * 60_000);
+  at = new Date(naive - zoneOffsetMinutes(zone, at) * 60_000);
+  return wallClock(at, zone).startsWith(`${date}T${t[1]}:${t[2]}`) ? at : undefined;
+}

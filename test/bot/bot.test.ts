@@ -327,4 +327,115 @@ describe('bot: POST /api/messages', function () {
     const audit = await app.store.audit.list({ action: 'meeting.cancel' });
     assert.deepEqual(audit.map((e) => e.details.title).sort(), ['Physics', 'Physics lab']);
   });
+
+  describe('the scheduling form', () => {
+    async function openForm() {
+      await post(message('schedule'));
+      const sent = connector.activities.at(-1)!;
+      const card = (
+        sent.activity.attachments as {
+          content: {
+            body: { id?: string; label?: string }[];
+            actions: { data: Record<string, string> }[];
+          };
+        }[]
+      )[0]!.content;
+      const replyId = `reply-${connector.activities.length}`;
+      return { card, data: card.actions[0]!.data, replyId };
+    }
+    const submit = (replyId: string, value: Record<string, unknown>) =>
+      post(message('', { replyToId: replyId, value }));
+    const formCard = (i = -1) =>
+      (
+        connector.updates.at(i)!.activity.attachments as {
+          content: { body: Record<string, unknown>[] };
+        }[]
+      )[0]!.content;
+
+    it('offers the form for a bare "schedule", in the user\'s time zone', async () => {
+      await startBotApp();
+      const { card, data } = await openForm();
+      assert.equal(data.action, 'scheduleForm');
+      assert.match(data.formId!, /^[0-9a-f-]{36}$/);
+      assert.equal(data.timeZone, 'Europe/Berlin');
+      assert.ok(card.body.some((b) => b.label === 'Start time (Europe/Berlin)'));
+    });
+
+    it('schedules from the form once, however often it is submitted, and replaces the form', async () => {
+      await startBotApp();
+      const { data, replyId } = await openForm();
+      const value = {
+        ...data,
+        title: 'Biology – lab',
+        date: '2030-03-02',
+        time: '10:00',
+        duration: '90',
+        description: 'Bring goggles',
+      };
+      await submit(replyId, value);
+      await submit(replyId, value);
+      assert.equal(h.sim.state.events.size, 1);
+      const event = [...h.sim.state.events.values()][0]!;
+      assert.deepEqual(event.start, { dateTime: '2030-03-02T10:00:00', timeZone: 'Europe/Berlin' });
+      assert.deepEqual(event.end, { dateTime: '2030-03-02T11:30:00', timeZone: 'Europe/Berlin' });
+      assert.equal(event.body.content, 'Bring goggles');
+      assert.equal(connector.updates[0]!.activityId, replyId);
+      assert.equal(formCard(0).body[0]!.text, 'Class meeting scheduled');
+      assert.match(connector.texts().at(-1)!, /^Scheduled \*\*Biology – lab\*\*/);
+    });
+
+    it('puts errors back on the form and keeps what the user typed', async () => {
+      await startBotApp();
+      const { data, replyId } = await openForm();
+      await submit(replyId, {
+        ...data,
+        title: '',
+        date: '2030-03-02',
+        time: '10:00',
+        duration: '60',
+        description: 'kept',
+      });
+      let card = formCard();
+      assert.equal(
+        card.body.find((b) => b.id === 'error')?.text,
+        'Give the class a title (up to 200 characters).',
+      );
+      assert.equal(card.body.find((b) => b.id === 'description')?.value, 'kept');
+      assert.equal(card.body.find((b) => b.id === 'date')?.value, '2030-03-02');
+      await submit(replyId, {
+        ...data,
+        title: 'Late',
+        date: '2030-02-01',
+        time: '10:00',
+        duration: '60',
+      });
+      card = formCard();
+      assert.equal(
+        card.body.find((b) => b.id === 'error')?.text,
+        'That time has already passed. Pick a time in the future.',
+      );
+      assert.equal(card.body.find((b) => b.id === 'title')?.value, 'Late');
+      assert.equal(h.sim.state.events.size, 0);
+    });
+
+    it('overrides recording settings smuggled into a submission, and audits them', async () => {
+      await startBotApp();
+      const { data, replyId } = await openForm();
+      await submit(replyId, {
+        ...data,
+        title: 'Quiet',
+        date: '2030-03-02',
+        time: '10:00',
+        duration: '60',
+        recordAutomatically: false,
+      });
+      const online = [...h.sim.state.meetings.values()][0]!;
+      assert.equal(online.recordAutomatically, true);
+      const audit = await app.store.audit.list({ action: 'recording.override' });
+      assert.deepEqual(
+        audit.map((e) => [e.details.field, e.details.source]),
+        [['recordAutomatically', 'form']],
+      );
+    });
+  });
 });

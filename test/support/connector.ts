@@ -16,6 +16,11 @@ export interface RosterMember {
  */
 export async function startConnector(roster: RosterMember[] = []) {
   const activities: { conversationId: string; activity: Record<string, unknown> }[] = [];
+  const updates: {
+    conversationId: string;
+    activityId: string;
+    activity: Record<string, unknown>;
+  }[] = [];
   let n = 0;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -24,6 +29,17 @@ export async function startConnector(roster: RosterMember[] = []) {
     req.on('end', () => {
       const post = /^\/v3\/conversations\/([^/]+)\/activities(?:\/[^/]+)?$/.exec(url.pathname);
       const members = /^\/v3\/conversations\/([^/]+)\/pagedmembers$/.exec(url.pathname);
+      const update = /^\/v3\/conversations\/([^/]+)\/activities\/([^/]+)$/.exec(url.pathname);
+      if (req.method === 'PUT' && update) {
+        updates.push({
+          conversationId: decodeURIComponent(update[1]!),
+          activityId: decodeURIComponent(update[2]!),
+          activity: JSON.parse(Buffer.concat(chunks).toString('utf8')),
+        });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: decodeURIComponent(update[2]!) }));
+        return;
+      }
       if (req.method === 'POST' && post) {
         activities.push({
           conversationId: decodeURIComponent(post[1]!),
@@ -44,6 +60,8 @@ export async function startConnector(roster: RosterMember[] = []) {
   return {
     serviceUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
     activities,
+    /** Cards updated in place (`PUT …/activities/{id}`). */
+    updates,
     /** Text of the bot's text messages (typing indicators and cards left out). */
     texts: () =>
       activities
