@@ -18,7 +18,9 @@ import {
   parseScheduleCommand,
   type MeetingScheduler,
   type RequestedRecording,
+  type Roles,
 } from '../src/meetings/index.js';
+import { GraphRequestError } from '../src/errors/index.js';
 import { sendError, type RouteRegistrar } from '../src/server/index.js';
 import type { Meeting, NoticeOccasion, Store } from '../src/store/index.js';
 import {
@@ -40,6 +42,8 @@ export interface BotDeps {
   /** Absent when Graph is not configured: scheduling then explains what is missing. */
   scheduler: MeetingScheduler | undefined;
   defaultTimeZone: string;
+  /** Who may schedule; absent only when Graph is not configured (nobody can schedule then). */
+  roles?: Roles;
   /** The consent notice text (CONSENT_NOTICE_TEXT); a sensible default otherwise. */
   consentNotice?: string;
   now?: () => Date;
@@ -328,6 +332,27 @@ export class ClassroomBot extends TeamsActivityHandler {
       return undefined;
     }
     await context.sendActivity({ type: ActivityTypes.Typing });
+    if (this.deps.roles) {
+      const teamGroupId = (
+        context.activity.channelData as { team?: { aadGroupId?: string } } | undefined
+      )?.team?.aadGroupId;
+      let decision;
+      try {
+        decision = await this.deps.roles.canSchedule(organizerId, teamGroupId);
+      } catch (err) {
+        if (!(err instanceof GraphRequestError)) throw err;
+        await context.sendActivity(
+          `I couldn't check whether you may schedule class meetings here: ${err.message}`,
+        );
+        return undefined;
+      }
+      if (!decision.allowed) {
+        await context.sendActivity(
+          `Sorry, only ${this.deps.roles.whoCanSchedule} can schedule class meetings. Ask one of them to schedule it, or ask your IT admin if you should be an instructor.`,
+        );
+        return undefined;
+      }
+    }
     const attendees = await this.classMembers(context, organizerId);
     const activity = context.activity;
     const result = await this.deps.scheduler.schedule({

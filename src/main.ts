@@ -1,7 +1,7 @@
 import { loadConfig } from './config/index.js';
 import { ConfigError } from './errors/index.js';
 import { ClassroomBot, botRoutes } from '../bot/index.js';
-import { MeetingScheduler } from './meetings/index.js';
+import { MeetingScheduler, Roles } from './meetings/index.js';
 import { createApp } from './server/index.js';
 
 /**
@@ -30,6 +30,13 @@ async function main(): Promise<void> {
             logger,
             defaultTimeZone: config.defaultTimeZone,
             consentNotice: config.consentNoticeText,
+            roles:
+              graph &&
+              new Roles({
+                graph,
+                instructorGroupId: config.instructorGroupId,
+                adminGroupId: config.adminGroupId,
+              }),
             scheduler: graph && new MeetingScheduler({ store, graph, logger }),
           }),
       ),

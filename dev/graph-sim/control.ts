@@ -26,6 +26,11 @@ const tenantSchema: z.ZodType<SimTenant> = z.object({
       channels: z.array(z.object({ id: z.string().min(1), displayName: z.string() })),
     }),
   ),
+  groups: z
+    .array(
+      z.object({ id: z.string().min(1), displayName: z.string(), members: z.array(z.string()) }),
+    )
+    .optional(),
   apps: z.array(
     z.object({
       clientId: z.string().min(1),

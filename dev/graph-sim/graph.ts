@@ -626,6 +626,59 @@ export function registerGraphRoutes(
     );
   }
 
+  // ---- teams and groups (who may schedule) ---------------------------------------------
+
+  router.add('GET', '/v1.0/teams/:team/members', async (ctx) => {
+    requireRole(await authenticate(ctx), ['TeamMember.Read.All', 'TeamMember.ReadWrite.All']);
+    const team = state.tenant.teams.find((t) => t.id === ctx.params.team);
+    if (!team)
+      throw new GraphHttpError(404, 'NotFound', `No team found with Group Id ${ctx.params.team}`);
+    const value = team.members.map((userId) => {
+      const u = state.user(userId);
+      return {
+        '@odata.type': '#microsoft.graph.aadUserConversationMember',
+        id: Buffer.from(`${team.id}##${userId}`).toString('base64'),
+        roles: team.owners.includes(userId) ? ['owner'] : [],
+        displayName: u?.displayName ?? null,
+        userId,
+        email: u?.mail ?? null,
+        tenantId: state.tenant.id,
+      };
+    });
+    sendJson(ctx.res, 200, {
+      '@odata.context': `${deps.baseUrl()}/v1.0/$metadata#teams('${team.id}')/members`,
+      '@odata.count': value.length,
+      value,
+    });
+  });
+
+  router.add('POST', '/v1.0/users/:user/checkMemberGroups', async (ctx) => {
+    requireRole(await authenticate(ctx), [
+      'GroupMember.Read.All',
+      'Group.Read.All',
+      'Directory.Read.All',
+    ]);
+    const user = organizer(ctx);
+    const body = await ctx.body<{ groupIds?: unknown }>();
+    if (
+      !Array.isArray(body.groupIds) ||
+      body.groupIds.length === 0 ||
+      body.groupIds.length > 20 ||
+      !body.groupIds.every((g) => typeof g === 'string')
+    ) {
+      throw new GraphHttpError(
+        400,
+        'Request_BadRequest',
+        'groupIds must be a list of 1 to 20 group ids.',
+      );
+    }
+    const memberOf = new Set([
+      ...(state.tenant.groups ?? []).filter((g) => g.members.includes(user.id)).map((g) => g.id),
+      ...state.tenant.teams.filter((t) => t.members.includes(user.id)).map((t) => t.id),
+    ]);
+    sendJson(ctx.res, 200, { value: (body.groupIds as string[]).filter((g) => memberOf.has(g)) });
+  });
+
   // ---- subscriptions --------------------------------------------------------------------
 
   function subscriptionJson(s: SimSubscription) {

@@ -40,11 +40,19 @@ export interface SimApp {
   accessPolicyUsers: string[];
 }
 
+/** A security group (e.g. the instructors), for checkMemberGroups. */
+export interface SimGroup {
+  id: string;
+  displayName: string;
+  members: string[];
+}
+
 export interface SimTenant {
   id: string;
   displayName: string;
   users: SimUser[];
   teams: SimTeam[];
+  groups?: SimGroup[];
   apps: SimApp[];
   /** Maximum subscriptions per app for recordings/transcripts resources (quota). */
   subscriptionQuota: number;
@@ -123,6 +131,7 @@ export function demoTenant(appSecret: string = randomUUID()): SimTenant {
           'OnlineMeetingRecording.Read.All',
           'OnlineMeetingTranscript.Read.All',
           'TeamMember.Read.All',
+          'GroupMember.Read.All',
           'User.Read.All',
         ],
         accessPolicyUsers: [instructor.id],

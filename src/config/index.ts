@@ -24,6 +24,10 @@ export interface Config {
   defaultTimeZone: string;
   /** Replaces the default recording-consent wording. */
   consentNoticeText: string | undefined;
+  /** Members of this Entra group may schedule anywhere (besides team owners). */
+  instructorGroupId: string | undefined;
+  /** Members of this Entra group may read reports. */
+  adminGroupId: string | undefined;
 }
 
 export interface BotConfig {
@@ -113,6 +117,10 @@ const FIX: Record<string, string> = {
     "Set it to the bot registration's Microsoft App ID (a GUID), together with SECRET_BOT_PASSWORD, or unset both for local mode.",
   SECRET_BOT_PASSWORD:
     "Set it to the bot registration's client secret (in a .user file or a vault), together with BOT_ID.",
+  INSTRUCTOR_GROUP_ID:
+    'Set it to the object id (a GUID) of the Entra group of instructors, or unset it so only team owners schedule.',
+  ADMIN_GROUP_ID:
+    'Set it to the object id (a GUID) of the Entra group of admins who may read reports.',
   CONSENT_NOTICE_TEXT: 'Shorten the text, or unset it to use the default notice.',
   DEFAULT_TIME_ZONE: 'Use an IANA zone such as Europe/Berlin or America/New_York.',
   GRAPH_SIM_PORT: 'Set it to a free TCP port, e.g. 8443, or 0 for any free port.',
@@ -152,6 +160,8 @@ const appSchema = z.object({
   AAD_APP_OAUTH_AUTHORITY_HOST: httpsUrl.default('https://login.microsoftonline.com'),
   GRAPH_BASE_URL: httpsUrl.default('https://graph.microsoft.com'),
   GRAPH_CA_FILE: existingFile.optional(),
+  INSTRUCTOR_GROUP_ID: guid.optional(),
+  ADMIN_GROUP_ID: guid.optional(),
   CONSENT_NOTICE_TEXT: z
     .string()
     .max(2000, { message: 'must be at most 2000 characters' })
@@ -269,6 +279,8 @@ export function loadConfig(env: Env): Config {
     bot,
     defaultTimeZone: e.DEFAULT_TIME_ZONE,
     consentNoticeText: e.CONSENT_NOTICE_TEXT,
+    instructorGroupId: e.INSTRUCTOR_GROUP_ID,
+    adminGroupId: e.ADMIN_GROUP_ID,
     port: e.PORT,
     host: e.HOST,
     mongodbUri: e.MONGODB_URI,

@@ -430,6 +430,34 @@ export class GraphApi {
     throw toGraphRequestError(operation, new Error('delta did not finish within 1000 pages'));
   }
 
+  // teams and groups
+
+  /** A team's members with their roles (`owner` or none); the team id is its group id. */
+  async listTeamMembers(
+    teamGroupId: string,
+  ): Promise<{ userId: string; roles: string[]; displayName?: string | null }[]> {
+    const res = await this.call(
+      "reading the team's members",
+      (c) =>
+        c.api(`/teams/${enc(teamGroupId)}/members`).get() as Promise<{
+          value: { userId: string; roles: string[]; displayName?: string | null }[];
+        }>,
+    );
+    return res.value;
+  }
+
+  /** Which of `groupIds` the user belongs to (transitively, as Graph computes it). */
+  async checkMemberGroups(userId: string, groupIds: string[]): Promise<string[]> {
+    const res = await this.call(
+      'checking group membership',
+      (c) =>
+        c.api(`/users/${enc(userId)}/checkMemberGroups`).post({ groupIds }) as Promise<{
+          value: string[];
+        }>,
+    );
+    return res.value;
+  }
+
   // subscriptions
 
   createSubscription(s: NewSubscription): Promise<Subscription> {

@@ -18,3 +18,4 @@ export {
   type SchedulerOptions,
 } from './scheduler.js';
 export { fromWallClock, wallClock } from './time.js';
+export { Roles, type Decision, type RoleOptions } from './roles.js';

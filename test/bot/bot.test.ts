@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ClassroomBot, botRoutes } from '../../bot/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { MeetingScheduler } from '../../src/meetings/index.js';
+import { MeetingScheduler, Roles } from '../../src/meetings/index.js';
 import { createApp, type App } from '../../src/server/index.js';
 import { startConnector, type RosterMember } from '../support/connector.js';
 import { graphEnv, LEARNER, ORGANIZER, startSim, type SimHandle } from '../support/graph.js';
@@ -10,6 +10,9 @@ import { eventually, startTestMongo, uniqueDbName, type TestMongo } from '../sup
 
 const NOW = new Date('2030-03-01T12:00:00Z');
 const CHANNEL = '19:biology@thread.tacv2';
+const TEAM_GROUP = '7d1c0b8e-2f43-4c0e-9a8b-1f2e3d4c5b6a';
+const INSTRUCTORS = '3e9a7c1d-5b2f-4e8a-b1c3-9d8e7f6a5b4c';
+const OTHER_INSTRUCTOR = '22222222-aaaa-4bbb-8ccc-000000000009';
 const roster: RosterMember[] = [
   { id: '29:ina', name: 'Ina Organizer', aadObjectId: ORGANIZER, email: 'ina@test.example' },
   { id: '29:leo', name: 'Leo Learner', aadObjectId: LEARNER, email: 'leo@test.example' },
@@ -36,6 +39,27 @@ describe('bot: POST /api/messages', function () {
   });
   beforeEach(async () => {
     h = await startSim({ startTime: NOW });
+    // The class team: Ina owns it, Leo is a learner in it.
+    h.sim.state.tenant.teams = [
+      {
+        id: TEAM_GROUP,
+        displayName: 'Biology 101',
+        owners: [ORGANIZER],
+        members: [ORGANIZER, LEARNER],
+        channels: [{ id: CHANNEL, displayName: 'General' }],
+      },
+    ];
+    h.sim.state.tenant.groups = [
+      { id: INSTRUCTORS, displayName: 'Instructors', members: [OTHER_INSTRUCTOR] },
+    ];
+    h.sim.state.tenant.users.push({
+      id: OTHER_INSTRUCTOR,
+      displayName: 'Omar Teacher',
+      userPrincipalName: 'omar@test.example',
+      mail: 'omar@test.example',
+    });
+    h.sim.state.tenant.apps[0]!.roles.push('TeamMember.Read.All', 'GroupMember.Read.All');
+    h.sim.state.tenant.apps[0]!.accessPolicyUsers.push(OTHER_INSTRUCTOR);
     connector = await startConnector(roster);
   });
   afterEach(async () => {
@@ -67,6 +91,7 @@ describe('bot: POST /api/messages', function () {
               logger,
               defaultTimeZone: config.defaultTimeZone,
               consentNotice: config.consentNoticeText,
+              roles: graph && new Roles({ graph, instructorGroupId: config.instructorGroupId }),
               now: () => NOW,
               scheduler:
                 graph &&
@@ -90,7 +115,7 @@ describe('bot: POST /api/messages', function () {
       recipient: { id: '28:bot', name: 'Classroom Recorder' },
       conversation: { id: CHANNEL, conversationType: 'channel', tenantId: h.sim.state.tenant.id },
       channelData: {
-        team: { id: 'team-1', name: 'Biology 101' },
+        team: { id: 'team-1', name: 'Biology 101', aadGroupId: TEAM_GROUP },
         channel: { id: CHANNEL, name: 'General' },
         tenant: { id: h.sim.state.tenant.id },
       },
@@ -436,6 +461,69 @@ describe('bot: POST /api/messages', function () {
         audit.map((e) => [e.details.field, e.details.source]),
         [['recordAutomatically', 'form']],
       );
+    });
+  });
+
+  describe('who may schedule', () => {
+    const learner = { id: '29:leo', name: 'Leo Learner', aadObjectId: LEARNER };
+
+    it('refuses a learner politely, naming who can schedule, by text and by form', async () => {
+      await startBotApp({ INSTRUCTOR_GROUP_ID: INSTRUCTORS });
+      await post(message('schedule "Party" tomorrow 10:00', { from: learner }));
+      assert.equal(
+        connector.texts().at(-1),
+        "Sorry, only the class team's owners and members of your school's instructor group can schedule class meetings. Ask one of them to schedule it, or ask your IT admin if you should be an instructor.",
+      );
+      const form = {
+        action: 'scheduleForm',
+        formId: '0b4f2c1e-9d8a-4e7b-8c6d-5a4b3c2d1e0f',
+        timeZone: 'Europe/Berlin',
+        title: 'Party',
+        date: '2030-03-02',
+        time: '10:00',
+        duration: '60',
+      };
+      await post(message('', { from: learner, replyToId: 'reply-1', value: form }));
+      assert.match(connector.texts().at(-1)!, /^Sorry, only the class team's owners/);
+      assert.equal(h.sim.state.events.size, 0);
+      assert.equal(await app.store.db.collection('meetings').countDocuments(), 0);
+    });
+
+    it('lets a member of the instructor group schedule from a personal chat', async () => {
+      await startBotApp({ INSTRUCTOR_GROUP_ID: INSTRUCTORS });
+      await post(
+        message('schedule "Office hours" tomorrow 16:00', {
+          from: { id: '29:omar', name: 'Omar Teacher', aadObjectId: OTHER_INSTRUCTOR },
+          conversation: {
+            id: 'a:personal-omar',
+            conversationType: 'personal',
+            tenantId: h.sim.state.tenant.id,
+          },
+          channelData: { tenant: { id: h.sim.state.tenant.id } },
+        }),
+      );
+      assert.match(connector.texts().at(-1)!, /^Scheduled \*\*Office hours\*\*/);
+    });
+
+    it('only lets team owners schedule when no instructor group is configured', async () => {
+      await startBotApp();
+      await post(message('schedule "Owner class" tomorrow 10:00'));
+      assert.match(connector.texts().at(-1)!, /^Scheduled/);
+      await post(message('schedule "Not mine" tomorrow 11:00', { from: learner }));
+      assert.match(connector.texts().at(-1)!, /^Sorry, only the class team's owners can schedule/);
+    });
+
+    it('says why when it cannot check roles (a missing Graph permission)', async () => {
+      h.sim.state.tenant.apps[0]!.roles = h.sim.state.tenant.apps[0]!.roles.filter(
+        (r) => r !== 'TeamMember.Read.All',
+      );
+      await startBotApp();
+      await post(message('schedule "Biology" tomorrow 10:00'));
+      assert.match(
+        connector.texts().at(-1)!,
+        /^I couldn't check whether you may schedule class meetings here: .*TeamMember\.Read\.All/s,
+      );
+      assert.equal(h.sim.state.events.size, 0);
     });
   });
 });
