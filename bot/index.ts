@@ -182,6 +182,13 @@ export class ClassroomBot extends TeamsActivityHandler {
         run: (context, args) => this.cancel(context, args),
       },
       {
+        name: 'report',
+        usage: 'report',
+        description:
+          'for admins: recording status of the last 7 days, with failures and their reasons',
+        run: (context) => this.report(context),
+      },
+      {
         name: 'help',
         usage: 'help',
         description: 'this list',
@@ -493,6 +500,52 @@ export class ClassroomBot extends TeamsActivityHandler {
     await context.sendActivity(
       `Cancelled **${m.title}** (${formatWhen(m.startDateTime, this.userZone(context))}). The calendar invitation is withdrawn; the record stays in the audit log.`,
     );
+  }
+
+  private async report(context: TurnContext): Promise<void> {
+    const userId = context.activity.from?.aadObjectId;
+    const roles = this.deps.roles;
+    if (!userId || !roles) {
+      await context.sendActivity('Reports are for admins, and I cannot check who you are here.');
+      return;
+    }
+    let admin;
+    try {
+      admin = await roles.isAdmin(userId);
+    } catch (err) {
+      if (!(err instanceof GraphRequestError)) throw err;
+      await context.sendActivity(`I couldn't check whether you are an admin: ${err.message}`);
+      return;
+    }
+    if (!admin.allowed) {
+      await context.sendActivity(
+        'Sorry, reports are only for members of the admin group set up for Classroom Recorder. Ask your IT admin if you need access.',
+      );
+      return;
+    }
+    const since = new Date(this.now().getTime() - 7 * 86_400_000);
+    const { counts, failures } = await this.deps.store.meetings.statusReport(since);
+    const total = Object.values(counts).reduce((a, b) => a + b, 0);
+    const zone = this.userZone(context);
+    const lines = [
+      `**Recording status, last 7 days** (${total} meeting${total === 1 ? '' : 's'} scheduled)`,
+      `- recording on: ${counts.enabled}`,
+      `- setting up: ${counts.pending}`,
+      `- needs an access policy: ${counts.failed_policy}`,
+      `- needs a permission: ${counts.failed_permission}`,
+      `- other Graph failures: ${counts.failed_graph}`,
+    ];
+    if (failures.length) {
+      lines.push(
+        '',
+        '**Failures**',
+        ...failures.map(
+          (m) =>
+            `- **${m.title}** (${formatWhen(m.startDateTime, zone)}, organizer ${m.organizerId}): ${m.failureReason ?? m.recordingStatus}`,
+        ),
+      );
+    }
+    await context.sendActivity(lines.join('\n'));
   }
 
   private async list(context: TurnContext): Promise<void> {

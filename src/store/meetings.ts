@@ -98,6 +98,43 @@ export class MeetingsRepository {
     await this.run('meetings.setRecordingStatus', () => this.coll.updateOne({ _id: id }, update));
   }
 
+  /**
+   * The admin report: how many meetings scheduled since `since` are in each recording status,
+   * and the failed ones with their reasons (newest first, at most `failureLimit`).
+   */
+  async statusReport(
+    since: Date,
+    failureLimit = 20,
+  ): Promise<{ counts: Record<RecordingStatus, number>; failures: Meeting[] }> {
+    const rows = await this.run('meetings.statusReport', () =>
+      this.coll
+        .aggregate<{ _id: RecordingStatus; n: number }>([
+          { $match: { createdAt: { $gte: since } } },
+          { $group: { _id: '$recordingStatus', n: { $sum: 1 } } },
+        ])
+        .toArray(),
+    );
+    const counts: Record<RecordingStatus, number> = {
+      pending: 0,
+      enabled: 0,
+      failed_permission: 0,
+      failed_policy: 0,
+      failed_graph: 0,
+    };
+    for (const r of rows) counts[r._id] = r.n;
+    const failures = await this.run('meetings.statusReport.failures', () =>
+      this.coll
+        .find({
+          createdAt: { $gte: since },
+          recordingStatus: { $in: ['failed_permission', 'failed_policy', 'failed_graph'] },
+        })
+        .sort({ createdAt: -1 })
+        .limit(failureLimit)
+        .toArray(),
+    );
+    return { counts, failures };
+  }
+
   /** Meetings of one organizer, newest first. */
   listByOrganizer(organizerId: string, limit = 50): Promise<Meeting[]> {
     return this.run('meetings.listByOrganizer', () =>

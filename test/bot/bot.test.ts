@@ -91,7 +91,13 @@ describe('bot: POST /api/messages', function () {
               logger,
               defaultTimeZone: config.defaultTimeZone,
               consentNotice: config.consentNoticeText,
-              roles: graph && new Roles({ graph, instructorGroupId: config.instructorGroupId }),
+              roles:
+                graph &&
+                new Roles({
+                  graph,
+                  instructorGroupId: config.instructorGroupId,
+                  adminGroupId: config.adminGroupId,
+                }),
               now: () => NOW,
               scheduler:
                 graph &&
@@ -525,5 +531,30 @@ describe('bot: POST /api/messages', function () {
       );
       assert.equal(h.sim.state.events.size, 0);
     });
+  });
+
+  it('reports recording status and failures to admins only', async () => {
+    await startBotApp({ ADMIN_GROUP_ID: INSTRUCTORS });
+    await post(message('schedule "Works" tomorrow 10:00'));
+    h.sim.state.tenant.apps[0]!.accessPolicyUsers = [OTHER_INSTRUCTOR];
+    await post(message('schedule "Blocked" tomorrow 11:00'));
+    await post(message('report'));
+    assert.match(
+      connector.texts().at(-1)!,
+      /^Sorry, reports are only for members of the admin group/,
+    );
+    await post(
+      message('report', {
+        from: { id: '29:omar', name: 'Omar Teacher', aadObjectId: OTHER_INSTRUCTOR },
+      }),
+    );
+    const report = connector.texts().at(-1)!;
+    assert.match(report, /^\*\*Recording status, last 7 days\*\* \(2 meetings scheduled\)/);
+    assert.match(report, /- recording on: 1\n/);
+    assert.match(report, /- needs an access policy: 1\n/);
+    assert.match(
+      report,
+      /\*\*Failures\*\*\n- \*\*Blocked\*\* \(.*organizer 22222222-aaaa-4bbb-8ccc-000000000001\): .*application access policy/s,
+    );
   });
 });

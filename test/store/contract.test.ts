@@ -171,6 +171,30 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
       assert.equal(got?.failureReason, undefined);
     });
 
+    it('reports counts by recording status and the failures since a date', async () => {
+      const old = meeting({ createdAt: at(-20000), recordingStatus: 'failed_graph' });
+      const ok1 = meeting({ recordingStatus: 'enabled' });
+      const ok2 = meeting({ recordingStatus: 'enabled', createdAt: at(1) });
+      const bad = meeting({
+        recordingStatus: 'failed_policy',
+        failureReason: 'no policy',
+        createdAt: at(2),
+      });
+      for (const m of [old, ok1, ok2, bad]) await store.meetings.createIfAbsent(m);
+      const r = await store.meetings.statusReport(at(-1));
+      assert.deepEqual(r.counts, {
+        pending: 0,
+        enabled: 2,
+        failed_permission: 0,
+        failed_policy: 1,
+        failed_graph: 0,
+      });
+      assert.deepEqual(
+        r.failures.map((m) => [m._id, m.failureReason]),
+        [[bad._id, 'no policy']],
+      );
+    });
+
     it('marks a meeting cancelled once', async () => {
       const m = meeting();
       await store.meetings.createIfAbsent(m);
