@@ -16,9 +16,9 @@ import {
   isValidTimeZone,
   fromWallClock,
   parseScheduleCommand,
-  type MeetingScheduler,
+  MeetingScheduler,
   type RequestedRecording,
-  type Roles,
+  Roles,
 } from '../src/meetings/index.js';
 import { GraphRequestError } from '../src/errors/index.js';
 import { sendError, type RouteRegistrar } from '../src/server/index.js';
@@ -637,4 +637,41 @@ export function botRoutes(
       }
     });
   };
+}
+
+/**
+ * The bot as the app runs it: scheduler and roles built from config whenever Graph is
+ * configured. `now` and `retryDelayMs` exist for tests (a fixed clock, fast retries).
+ */
+export function classroomBotRoutes(
+  config: Config,
+  options: { now?: () => Date; retryDelayMs?: number } = {},
+): RouteRegistrar {
+  return botRoutes(
+    config,
+    ({ store, logger, graph }) =>
+      new ClassroomBot({
+        store,
+        logger,
+        defaultTimeZone: config.defaultTimeZone,
+        consentNotice: config.consentNoticeText,
+        now: options.now,
+        roles:
+          graph &&
+          new Roles({
+            graph,
+            instructorGroupId: config.instructorGroupId,
+            adminGroupId: config.adminGroupId,
+          }),
+        scheduler:
+          graph &&
+          new MeetingScheduler({
+            store,
+            graph,
+            logger,
+            now: options.now,
+            retryDelayMs: options.retryDelayMs,
+          }),
+      }),
+  );
 }

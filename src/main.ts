@@ -1,7 +1,6 @@
 import { loadConfig } from './config/index.js';
 import { ConfigError } from './errors/index.js';
-import { ClassroomBot, botRoutes } from '../bot/index.js';
-import { MeetingScheduler, Roles } from './meetings/index.js';
+import { classroomBotRoutes } from '../bot/index.js';
 import { createApp } from './server/index.js';
 
 /**
@@ -21,26 +20,7 @@ async function main(): Promise<void> {
   }
   const app = createApp({
     config,
-    routes: [
-      botRoutes(
-        config,
-        ({ store, logger, graph }) =>
-          new ClassroomBot({
-            store,
-            logger,
-            defaultTimeZone: config.defaultTimeZone,
-            consentNotice: config.consentNoticeText,
-            roles:
-              graph &&
-              new Roles({
-                graph,
-                instructorGroupId: config.instructorGroupId,
-                adminGroupId: config.adminGroupId,
-              }),
-            scheduler: graph && new MeetingScheduler({ store, graph, logger }),
-          }),
-      ),
-    ],
+    routes: [classroomBotRoutes(config)],
   });
   const { url, port } = await app.start();
   if (process.send) process.send({ type: 'listening', url, port });

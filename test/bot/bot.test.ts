@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { ClassroomBot, botRoutes } from '../../bot/index.js';
+import { classroomBotRoutes } from '../../bot/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { MeetingScheduler, Roles } from '../../src/meetings/index.js';
 import { createApp, type App } from '../../src/server/index.js';
 import { startConnector, type RosterMember } from '../support/connector.js';
 import { graphEnv, LEARNER, ORGANIZER, startSim, type SimHandle } from '../support/graph.js';
@@ -82,29 +81,7 @@ describe('bot: POST /api/messages', function () {
     app = createApp({
       config,
       logger,
-      routes: [
-        botRoutes(
-          config,
-          ({ store, graph }) =>
-            new ClassroomBot({
-              store,
-              logger,
-              defaultTimeZone: config.defaultTimeZone,
-              consentNotice: config.consentNoticeText,
-              roles:
-                graph &&
-                new Roles({
-                  graph,
-                  instructorGroupId: config.instructorGroupId,
-                  adminGroupId: config.adminGroupId,
-                }),
-              now: () => NOW,
-              scheduler:
-                graph &&
-                new MeetingScheduler({ store, graph, logger, now: () => NOW, retryDelayMs: 1 }),
-            }),
-        ),
-      ],
+      routes: [classroomBotRoutes(config, { now: () => NOW, retryDelayMs: 1 })],
     });
     base = (await app.start()).url;
   }
