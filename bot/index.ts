@@ -4,7 +4,9 @@ import {
   TeamsActivityHandler,
   TeamsInfo,
   TurnContext,
+  type Activity,
   type CloudAdapter,
+  type ConversationReference,
 } from 'botbuilder';
 import type { Request, Response, Server } from 'restify';
 import { z } from 'zod';
@@ -22,7 +24,7 @@ import {
 } from '../src/meetings/index.js';
 import { GraphRequestError } from '../src/errors/index.js';
 import { sendError, type RouteRegistrar } from '../src/server/index.js';
-import type { Meeting, NoticeOccasion, Store } from '../src/store/index.js';
+import type { ConversationRecord, Meeting, NoticeOccasion, Store } from '../src/store/index.js';
 import {
   DEFAULT_CONSENT_NOTICE,
   consentNoticeCard,
@@ -44,6 +46,8 @@ export interface BotDeps {
   defaultTimeZone: string;
   /** Who may schedule; absent only when Graph is not configured (nobody can schedule then). */
   roles?: Roles;
+  /** The bot's app id (BOT_ID), for proactive posts; empty in local mode. */
+  botAppId?: string;
   /** The consent notice text (CONSENT_NOTICE_TEXT); a sensible default otherwise. */
   consentNotice?: string;
   now?: () => Date;
@@ -72,6 +76,7 @@ const formSchema = z.object({
   time: z.string().regex(/^\d{2}:\d{2}(:\d{2})?$/),
   duration: z.coerce.number().int().min(5).max(1440).default(60),
   description: z.string().max(2000).optional(),
+  classChannel: z.string().max(300).optional(),
   // Not on our form, but a crafted submission may carry them: they are overridden and audited.
   recordAutomatically: z.boolean().optional(),
   allowRecording: z.boolean().optional(),
@@ -92,6 +97,7 @@ function typedValues(raw: unknown): Partial<FormValues> {
     date: text('date', 10),
     time: text('time', 8),
     description: text('description', 2000),
+    classChannel: text('classChannel', 300),
     duration: Number.isFinite(duration) ? duration : undefined,
   };
 }
@@ -103,6 +109,7 @@ const FORM_ERRORS: Record<string, string> = {
   time: 'Pick a start time.',
   duration: 'The duration must be between 5 and 1440 minutes.',
   description: 'The description is too long (2000 characters at most).',
+  classChannel: 'Pick the class channel from the list.',
 };
 
 /**
@@ -203,8 +210,9 @@ export class ClassroomBot extends TeamsActivityHandler {
     const zone = this.userZone(context);
     if (!args.trim()) {
       // No details typed: offer the form instead.
+      const channels = await this.classChoices(context);
       await context.sendActivity({
-        attachments: [scheduleFormCard({ formId: randomUUID(), timeZone: zone })],
+        attachments: [scheduleFormCard({ formId: randomUUID(), timeZone: zone, channels })],
       });
       return;
     }
@@ -238,8 +246,11 @@ export class ClassroomBot extends TeamsActivityHandler {
         : this.userZone(context);
     // What the user typed is kept on the form, even when it failed validation.
     const values: Partial<FormValues> = parsed.success ? parsed.data : typedValues(raw);
+    const channels = await this.classChoices(context);
     const reshow = async (error: string): Promise<void> => {
       const card = scheduleFormCard({
+        channels,
+        classChannel: values.classChannel,
         formId: values.formId ?? randomUUID(),
         timeZone: zone,
         title: values.title,
@@ -257,6 +268,12 @@ export class ClassroomBot extends TeamsActivityHandler {
       return;
     }
     const f = parsed.data;
+    let classConversation: ConversationRecord | undefined;
+    if (f.classChannel) {
+      const picked = await this.deps.store.conversations.get(f.classChannel);
+      if (picked?.kind !== 'channel') return reshow(FORM_ERRORS.classChannel!);
+      classConversation = picked;
+    }
     const start = fromWallClock(f.date, f.time, zone);
     if (!start)
       return reshow('That date and time do not exist in your time zone. Pick another time.');
@@ -274,6 +291,7 @@ export class ClassroomBot extends TeamsActivityHandler {
       end: new Date(start.getTime() + f.duration * 60_000),
       zone,
       description: f.description,
+      classConversation,
       requestedRecording: recordingOff
         ? {
             recordAutomatically: f.recordAutomatically,
@@ -321,6 +339,8 @@ export class ClassroomBot extends TeamsActivityHandler {
       end: Date;
       zone: string;
       description?: string;
+      /** The class channel picked on the form; otherwise the conversation scheduled from. */
+      classConversation?: ConversationRecord;
       requestedRecording?: RequestedRecording;
       source: 'command' | 'form';
     },
@@ -339,12 +359,14 @@ export class ClassroomBot extends TeamsActivityHandler {
       return undefined;
     }
     await context.sendActivity({ type: ActivityTypes.Typing });
+    const activity = context.activity;
+    const here = (activity.channelData as { team?: { id?: string } } | undefined)?.team;
+    const target = input.classConversation;
+    const teamId = target ? target.teamId : here?.id;
     if (this.deps.roles) {
-      const teamGroupId = (
-        context.activity.channelData as { team?: { aadGroupId?: string } } | undefined
-      )?.team?.aadGroupId;
       let decision;
       try {
+        const teamGroupId = await this.teamGroupId(context, teamId, target);
         decision = await this.deps.roles.canSchedule(organizerId, teamGroupId);
       } catch (err) {
         if (!(err instanceof GraphRequestError)) throw err;
@@ -360,8 +382,7 @@ export class ClassroomBot extends TeamsActivityHandler {
         return undefined;
       }
     }
-    const attendees = await this.classMembers(context, organizerId);
-    const activity = context.activity;
+    const attendees = await this.classMembers(context, organizerId, teamId);
     const result = await this.deps.scheduler.schedule({
       requestKey: input.requestKey,
       organizer: { id: organizerId, name: activity.from.name },
@@ -371,14 +392,16 @@ export class ClassroomBot extends TeamsActivityHandler {
       timeZone: input.zone,
       description: input.description,
       attendees,
-      classRef: {
-        conversationId: activity.conversation.id.split(';')[0]!,
-        teamId: (activity.channelData as { team?: { id?: string } } | undefined)?.team?.id,
-        channelId:
-          activity.conversation.conversationType === 'channel'
-            ? activity.conversation.id.split(';')[0]
-            : undefined,
-      },
+      classRef: target
+        ? { conversationId: target._id, teamId: target.teamId, channelId: target.channelId }
+        : {
+            conversationId: activity.conversation.id.split(';')[0]!,
+            teamId,
+            channelId:
+              activity.conversation.conversationType === 'channel'
+                ? activity.conversation.id.split(';')[0]
+                : undefined,
+          },
       requestedRecording: input.requestedRecording,
       source: input.source,
     });
@@ -390,7 +413,12 @@ export class ClassroomBot extends TeamsActivityHandler {
       await context.sendActivity(
         `Scheduled **${m.title}** for ${formatWhen(m.startDateTime, input.zone)}. It will be recorded automatically.${m.joinWebUrl ? `\n\n[Join the meeting](${m.joinWebUrl})` : ''}${mandatory}`,
       );
-      await this.postConsent(context, m, 'scheduled');
+      const elsewhere = target && target._id !== activity.conversation.id.split(';')[0];
+      await this.postConsent(context, m, 'scheduled', elsewhere ? target : undefined);
+      if (elsewhere)
+        await context.sendActivity(
+          `I posted the recording notice in ${target.teamName ?? 'the class team'} › ${target.channelName ?? 'the class channel'}.`,
+        );
     } else {
       await context.sendActivity(
         `I couldn't finish scheduling **${m.title}**: ${m.failureReason ?? 'an unknown error'}${mandatory}`,
@@ -407,9 +435,11 @@ export class ClassroomBot extends TeamsActivityHandler {
     context: TurnContext,
     meeting: Meeting,
     occasion: NoticeOccasion,
+    /** Another conversation (the class channel picked on the form); the current one otherwise. */
+    target?: ConversationRecord,
   ): Promise<void> {
     const notices = this.deps.store.notices;
-    const conversationId = context.activity.conversation.id;
+    const conversationId = target?._id ?? context.activity.conversation.id;
     if (!(await notices.claim(meeting._id, occasion, conversationId, this.now()))) return;
     try {
       const card = consentNoticeCard({
@@ -419,7 +449,9 @@ export class ClassroomBot extends TeamsActivityHandler {
         joinUrl: occasion === 'scheduled' ? meeting.joinWebUrl : undefined,
         notice: this.deps.consentNotice ?? DEFAULT_CONSENT_NOTICE,
       });
-      const sent = await context.sendActivity({ attachments: [card] });
+      const sent = target
+        ? await this.sendTo(context, target, { attachments: [card] })
+        : await context.sendActivity({ attachments: [card] });
       await notices.markSent(meeting._id, occasion, sent?.id ?? '', this.now());
     } catch (err) {
       // Give the claim back so that the notice is not lost, then let onTurnError report it.
@@ -428,15 +460,68 @@ export class ClassroomBot extends TeamsActivityHandler {
     }
   }
 
-  /** The class: everyone in this conversation's roster except the organizer, by email. */
+  /**
+   * The Microsoft 365 group behind the team this activity came from, if any. Teams puts it on
+   * some activities only (installs, conversation updates), so messages ask the connector.
+   */
+  private async teamGroupId(
+    context: TurnContext,
+    teamId: string | undefined,
+    known?: ConversationRecord,
+  ): Promise<string | undefined> {
+    if (!teamId) return undefined;
+    const here = (context.activity.channelData as { team?: { id?: string; aadGroupId?: string } })
+      ?.team;
+    const fromActivity = here?.id === teamId ? here.aadGroupId : undefined;
+    const stored = known?.teamAadGroupId ?? fromActivity;
+    if (stored) return stored;
+    const details = await TeamsInfo.getTeamDetails(context, teamId);
+    return details.aadGroupId ?? undefined;
+  }
+
+  /** Sends into another stored conversation (a proactive message through the same adapter). */
+  private async sendTo(
+    context: TurnContext,
+    target: ConversationRecord,
+    activity: Partial<Activity>,
+  ): Promise<{ id?: string } | undefined> {
+    let sent: { id?: string } | undefined;
+    await (context.adapter as CloudAdapter).continueConversationAsync(
+      this.deps.botAppId ?? '',
+      target.reference as Partial<ConversationReference>,
+      async (proactive) => {
+        sent = await proactive.sendActivity(activity);
+      },
+    );
+    return sent;
+  }
+
+  /** The class channels to offer on the form: the current channel first, then the others. */
+  private async classChoices(context: TurnContext): Promise<{ title: string; value: string }[]> {
+    const here =
+      context.activity.conversation.conversationType === 'channel'
+        ? context.activity.conversation.id.split(';')[0]
+        : undefined;
+    const channels = await this.deps.store.conversations.listChannels();
+    channels.sort((a, b) => Number(b._id === here) - Number(a._id === here));
+    return channels.map((c) => ({
+      title: `${c.teamName ?? 'Team'} › ${c.channelName ?? c.name ?? c._id}`,
+      value: c._id,
+    }));
+  }
+
+  /** The class: the team's members (or this chat's) except the organizer, by email. */
   private async classMembers(
     context: TurnContext,
     organizerId: string,
+    teamId: string | undefined,
   ): Promise<{ address: string; name?: string }[]> {
     const out: { address: string; name?: string }[] = [];
     let token: string | undefined;
     do {
-      const page = await TeamsInfo.getPagedMembers(context, 500, token);
+      const page = teamId
+        ? await TeamsInfo.getPagedTeamMembers(context, teamId, 500, token)
+        : await TeamsInfo.getPagedMembers(context, 500, token);
       for (const m of page.members) {
         const address = m.email ?? m.userPrincipalName;
         if (address && m.aadObjectId !== organizerId) out.push({ address, name: m.name });
@@ -655,6 +740,7 @@ export function classroomBotRoutes(
         logger,
         defaultTimeZone: config.defaultTimeZone,
         consentNotice: config.consentNoticeText,
+        botAppId: config.bot?.appId,
         now: options.now,
         roles:
           graph &&

@@ -44,6 +44,10 @@ export interface ScheduleFormData {
   time?: string;
   duration?: number;
   description?: string;
+  /** The class channels to pick from (the current channel first when there is one). */
+  channels?: { title: string; value: string }[];
+  /** The picked class channel (a channel conversation id). */
+  classChannel?: string;
   error?: string;
 }
 
@@ -59,6 +63,8 @@ export function scheduleFormCard(data: ScheduleFormData): Attachment {
         time: data.time ?? '',
         duration: String(data.duration ?? 60),
         description: data.description ?? '',
+        channels: data.channels ?? [],
+        classChannel: data.classChannel ?? data.channels?.[0]?.value ?? '',
         error: data.error ?? '',
       },
     }),

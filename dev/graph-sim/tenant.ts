@@ -81,11 +81,10 @@ const LEARNERS = [
   'Chen Wei',
   'Dina Haddad',
   'Emil Novak',
-  'Farah Siddiqui',
 ];
 
 /**
- * The tenant `npm start` runs against: one instructor, six learners, one class team. The app's
+ * The tenant `npm start` runs against: one instructor, five learners (the most the Agents Playground config takes besides you), one class team. The app's
  * secret is made fresh by the launcher for each run, so none is ever committed.
  */
 export function demoTenant(appSecret: string = randomUUID()): SimTenant {

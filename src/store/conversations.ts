@@ -10,7 +10,11 @@ export interface ConversationRecord {
   kind: ConversationKind;
   tenantId?: string;
   teamId?: string;
+  /** The team's Microsoft 365 group (Teams sends it on installs and conversation updates). */
+  teamAadGroupId?: string;
+  teamName?: string;
   channelId?: string;
+  channelName?: string;
   name?: string;
   serviceUrl: string;
   /** The ConversationReference as botbuilder produced it. */
@@ -26,7 +30,9 @@ export class ConversationsRepository {
 
   /** Creates or refreshes a reference (service URLs change; the latest wins). */
   async upsert(record: ConversationRecord): Promise<void> {
-    const { _id, ...fields } = record;
+    const { _id, ...rest } = record;
+    // Activities differ in what they carry (names, the group id): keep what an earlier one said.
+    const fields = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
     await this.run('conversations.upsert', () =>
       this.coll.updateOne({ _id }, { $set: fields }, { upsert: true }),
     );
@@ -38,6 +44,17 @@ export class ConversationsRepository {
 
   findByChannel(teamId: string, channelId: string): Promise<ConversationRecord | null> {
     return this.run('conversations.findByChannel', () => this.coll.findOne({ teamId, channelId }));
+  }
+
+  /** Team channels the bot is in, for the scheduling form's class picker. */
+  listChannels(limit = 100): Promise<ConversationRecord[]> {
+    return this.run('conversations.listChannels', () =>
+      this.coll
+        .find({ kind: 'channel' })
+        .sort({ teamName: 1, channelName: 1 })
+        .limit(limit)
+        .toArray(),
+    );
   }
 
   listByTeam(teamId: string): Promise<ConversationRecord[]> {

@@ -59,7 +59,9 @@ describe('bot: POST /api/messages', function () {
     });
     h.sim.state.tenant.apps[0]!.roles.push('TeamMember.Read.All', 'GroupMember.Read.All');
     h.sim.state.tenant.apps[0]!.accessPolicyUsers.push(OTHER_INSTRUCTOR);
-    connector = await startConnector(roster);
+    connector = await startConnector(roster, {
+      'team-1': { name: 'Biology 101', aadGroupId: TEAM_GROUP },
+    });
   });
   afterEach(async () => {
     await app?.stop();
@@ -392,6 +394,67 @@ describe('bot: POST /api/messages', function () {
       assert.match(connector.texts().at(-1)!, /^Scheduled \*\*Biology – lab\*\*/);
     });
 
+    it('offers the class channels the bot is in, and schedules into the picked one from a personal chat', async () => {
+      await startBotApp();
+      await post(message('help')); // the bot learns the class channel from a message in it
+      const personal = {
+        conversation: {
+          id: 'a:personal-ina',
+          conversationType: 'personal',
+          tenantId: h.sim.state.tenant.id,
+        },
+        channelData: { tenant: { id: h.sim.state.tenant.id } },
+      };
+      await post(message('schedule', personal));
+      const card = (
+        connector.activities.at(-1)!.activity.attachments as {
+          content: {
+            body: { id?: string; choices?: { title: string; value: string }[] }[];
+            actions: { data: Record<string, string> }[];
+          };
+        }[]
+      )[0]!.content;
+      const picker = card.body.find((b) => b.id === 'classChannel');
+      assert.deepEqual(picker?.choices, [{ title: 'Biology 101 › General', value: CHANNEL }]);
+      const replyToId = `reply-${connector.activities.length}`;
+      const value = {
+        ...card.actions[0]!.data,
+        title: 'Field trip briefing',
+        date: '2030-03-02',
+        time: '09:00',
+        duration: '30',
+      };
+      // A channel the bot does not know is refused on the form.
+      await post(
+        message('', { ...personal, replyToId, value: { ...value, classChannel: '19:x' } }),
+      );
+      assert.equal(
+        formCard().body.find((b) => b.id === 'error')?.text,
+        'Pick the class channel from the list.',
+      );
+      assert.equal(h.sim.state.events.size, 0);
+
+      await post(
+        message('', { ...personal, replyToId, value: { ...value, classChannel: CHANNEL } }),
+      );
+      const event = [...h.sim.state.events.values()][0]!;
+      assert.deepEqual(
+        event.attendees.map((a) => a.emailAddress.address),
+        ['leo@test.example'],
+      );
+      const notice = connector.activities.find(
+        (a) => a.conversationId === CHANNEL && Array.isArray(a.activity.attachments),
+      );
+      assert.ok(notice, 'the consent notice went to the class channel');
+      assert.match(
+        connector.texts().at(-1)!,
+        /^I posted the recording notice in Biology 101 › General\./,
+      );
+      const meeting = await app.store.db.collection('meetings').findOne({});
+      assert.equal(meeting?.class?.conversationId, CHANNEL);
+      assert.equal(meeting?.class?.channelId, CHANNEL);
+    });
+
     it('puts errors back on the form and keeps what the user typed', async () => {
       await startBotApp();
       const { data, replyId } = await openForm();
@@ -494,6 +557,17 @@ describe('bot: POST /api/messages', function () {
       assert.match(connector.texts().at(-1)!, /^Scheduled/);
       await post(message('schedule "Not mine" tomorrow 11:00', { from: learner }));
       assert.match(connector.texts().at(-1)!, /^Sorry, only the class team's owners can schedule/);
+    });
+
+    it("asks the connector for the team's group when a channel message does not carry it", async () => {
+      // Teams sends team.aadGroupId on installs and conversation updates, not on every message.
+      await startBotApp();
+      const channelData = { team: { id: 'team-1' }, tenant: { id: h.sim.state.tenant.id } };
+      await post(message('schedule "Owner class" tomorrow 10:00', { channelData }));
+      assert.match(connector.texts().at(-1)!, /^Scheduled \*\*Owner class\*\*/);
+      await post(message('schedule "Not mine" tomorrow 11:00', { from: learner, channelData }));
+      assert.match(connector.texts().at(-1)!, /^Sorry, only the class team's owners can schedule/);
+      assert.equal(h.sim.state.events.size, 1);
     });
 
     it('says why when it cannot check roles (a missing Graph permission)', async () => {

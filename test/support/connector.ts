@@ -12,9 +12,14 @@ export interface RosterMember {
 /**
  * A Bot Connector stand-in for bot tests: receives the bot's replies
  * (`POST /v3/conversations/{id}/activities[/{replyTo}]`) and serves a roster
- * (`GET /v3/conversations/{id}/pagedmembers`), as the Connector REST API does.
+ * (`GET /v3/conversations/{id}/pagedmembers`) and team details (`GET /v3/teams/{id}`), as the
+ * Connector REST API does.
  */
-export async function startConnector(roster: RosterMember[] = []) {
+export async function startConnector(
+  roster: RosterMember[] = [],
+  /** Team details by team id (`GET /v3/teams/{id}`), as Teams answers for an installed bot. */
+  teams: Record<string, { name: string; aadGroupId: string }> = {},
+) {
   const activities: { conversationId: string; activity: Record<string, unknown> }[] = [];
   const updates: {
     conversationId: string;
@@ -30,6 +35,13 @@ export async function startConnector(roster: RosterMember[] = []) {
       const post = /^\/v3\/conversations\/([^/]+)\/activities(?:\/[^/]+)?$/.exec(url.pathname);
       const members = /^\/v3\/conversations\/([^/]+)\/pagedmembers$/.exec(url.pathname);
       const update = /^\/v3\/conversations\/([^/]+)\/activities\/([^/]+)$/.exec(url.pathname);
+      const team = /^\/v3\/teams\/([^/]+)$/.exec(url.pathname);
+      const teamDetails = team && teams[decodeURIComponent(team[1]!)];
+      if (req.method === 'GET' && teamDetails) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ id: decodeURIComponent(team[1]!), ...teamDetails }));
+        return;
+      }
       if (req.method === 'PUT' && update) {
         updates.push({
           conversationId: decodeURIComponent(update[1]!),
