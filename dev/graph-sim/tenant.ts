@@ -75,13 +75,7 @@ export const DEMO = {
   labChannelId: '19:lab-biology101@thread.tacv2',
 } as const;
 
-const LEARNERS = [
-  'Ada Okafor',
-  'Ben Carter',
-  'Chen Wei',
-  'Dina Haddad',
-  'Emil Novak',
-];
+const LEARNERS = ['Ada Okafor', 'Ben Carter', 'Chen Wei', 'Dina Haddad', 'Emil Novak'];
 
 /**
  * The tenant `npm start` runs against: one instructor, five learners (the most the Agents Playground config takes besides you), one class team. The app's
