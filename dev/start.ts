@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -47,6 +48,56 @@ function launch(
   });
 }
 
+/**
+ * Starts the Microsoft 365 Agents Playground (the npm package, run offline) against the app's
+ * /api/messages, with the repo's .m365agentsplayground.yml, and waits until it listens.
+ */
+function launchPlayground(
+  appUrl: string,
+  port: number,
+  logFile: string,
+  env: Env,
+): Promise<{ child: ChildProcess; url: string }> {
+  const cli = createRequire(import.meta.url).resolve('@microsoft/m365agentsplayground/cli.js');
+  const child = fork(
+    cli,
+    ['start', '-e', `${appUrl}/api/messages`, '-c', 'msteams', '-p', String(port), '--dt'],
+    {
+      cwd: root,
+      execArgv: ['--import', path.join(root, 'dev', 'exit-with-parent.mjs')],
+      env: {
+        ...(env as NodeJS.ProcessEnv),
+        TEAMSAPPTESTER_BROWSER: 'none',
+        M365_AGENTS_PLAYGROUND_CONFIG_PATH: path.join(root, '.m365agentsplayground.yml'),
+        M365_AGENTS_PLAYGROUND_LOGFILE: logFile,
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output = (output + chunk.toString('utf8')).slice(-8192);
+      // It takes another port when the asked one is busy, and says which.
+      const m = /Listening on (\d+)/.exec(output);
+      if (m) {
+        child.stdout!.off('data', onData);
+        child.stdout!.resume();
+        resolve({ child, url: `http://localhost:${m[1]}` });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (c: Buffer) => (output = (output + c.toString('utf8')).slice(-8192)));
+    child.once('exit', (code) =>
+      reject(
+        new Error(
+          `the Agents Playground exited with status ${code} before it was ready (log: ${logFile}):\n${output.trim()}`,
+        ),
+      ),
+    );
+  });
+}
+
 function stopChild(child: ChildProcess | undefined): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -81,10 +132,12 @@ async function main(): Promise<void> {
   let mongo: ChildProcess | undefined;
   let graphSim: ChildProcess | undefined;
   let app: ChildProcess | undefined;
+  let playground: ChildProcess | undefined;
   let stopping = false;
   const shutdown = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
+    await stopChild(playground);
     await stopChild(app);
     await stopChild(graphSim);
     await stopChild(mongo);
@@ -146,18 +199,29 @@ async function main(): Promise<void> {
     const started = await launch('the app', 'src/main.ts', [], appEnv);
     app = started.child;
     const url = String(started.info.url);
-    process.stdout.write(
-      [
+    const lines = [
+      '',
+      `Classroom Recorder is running locally (env: ${launcher.envName})`,
+      `  App         ${url}`,
+      `  Health      ${url}/healthz   Ready: ${url}/readyz`,
+      `  MongoDB     ${mongoLine}`,
+      `  Graph       ${graphLine}`,
+    ];
+    if (launcher.playground) {
+      const logFile = path.resolve(root, launcher.localDataDir, 'playground.log');
+      const pg = await launchPlayground(url, launcher.playgroundPort, logFile, env);
+      playground = pg.child;
+      lines.push(
+        `  Playground  ${pg.url}  (Microsoft 365 Agents Playground: Teams, offline)`,
         '',
-        `Classroom Recorder is running locally (env: ${launcher.envName})`,
-        `  App        ${url}`,
-        `  Health     ${url}/healthz   Ready: ${url}/readyz`,
-        `  MongoDB    ${mongoLine}`,
-        `  Graph      ${graphLine}`,
-        'Press Ctrl-C to stop.',
-        '',
-      ].join('\n'),
-    );
+        'Try it: open the Playground in your browser. You are Dr. Maya Lindqvist, who teaches',
+        'the "Biology 101" team. Pick Teams Channels > Biology 101 > General and type',
+        '  @Classroom Recorder schedule "Biology 101 – Week 3" tomorrow 10:00 for 60 min',
+        'or "@Classroom Recorder schedule" alone for the form. The recording notice follows.',
+      );
+    }
+    lines.push('Press Ctrl-C to stop.', '');
+    process.stdout.write(lines.join('\n'));
     const onUnexpectedExit = (name: string) => (code: number | null) => {
       if (stopping) return;
       process.stderr.write(`${name} exited unexpectedly (status ${code}); stopping.\n`);
@@ -165,6 +229,7 @@ async function main(): Promise<void> {
     };
     app.once('exit', onUnexpectedExit('the app'));
     graphSim?.once('exit', onUnexpectedExit('the Graph simulator'));
+    playground?.once('exit', onUnexpectedExit('the Agents Playground'));
     // The app survives a MongoDB outage by design (/readyz says 503 until it is back), so a
     // stopped local server does not take the app down; say how to bring it back instead.
     mongo?.once('exit', (code) => {

@@ -58,6 +58,9 @@ export interface LauncherConfig {
   localDataDir: string;
   graphSimPort: number;
   localTimeScale: number;
+  /** Start the Microsoft 365 Agents Playground with the app (PLAYGROUND=off to skip it). */
+  playground: boolean;
+  playgroundPort: number;
   /** Set when the user points at their own MongoDB; the local server is then not started. */
   mongodbUri: string | undefined;
 }
@@ -194,6 +197,8 @@ const launcherSchema = z.object({
   LOCAL_MONGO_PORT: int(0, 65535).default(27117),
   LOCAL_DATA_DIR: z.string().min(1, { message: 'must not be empty' }).default('.data'),
   GRAPH_SIM_PORT: int(0, 65535).default(8443),
+  PLAYGROUND: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
+  PLAYGROUND_PORT: int(1, 65535).default(56150),
   LOCAL_TIME_SCALE: z
     .string()
     .regex(/^\d+(\.\d+)?$/, { message: 'must be a positive number' })
@@ -301,6 +306,8 @@ export function loadLauncherConfig(env: Env): LauncherConfig {
     localDataDir: e.LOCAL_DATA_DIR,
     graphSimPort: e.GRAPH_SIM_PORT,
     localTimeScale: e.LOCAL_TIME_SCALE,
+    playground: e.PLAYGROUND === 'on',
+    playgroundPort: e.PLAYGROUND_PORT,
     mongodbUri: e.MONGODB_URI,
   };
 }

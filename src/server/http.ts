@@ -49,7 +49,10 @@ export function createHttpServer(options: HttpServerOptions): Server {
       status: res.statusCode,
       ms: Date.now() - req.time(),
     };
-    if (err) req.logger.error({ ...entry, err }, 'request failed');
+    // A client's mistake (a 4xx: a probe, a wrong method, a bad body) is not our failure.
+    if (err && res.statusCode < 500)
+      req.logger.info({ ...entry, code: (err as { code?: string }).code }, 'request refused');
+    else if (err) req.logger.error({ ...entry, err }, 'request failed');
     else if (res.statusCode >= 500) req.logger.warn(entry, 'request answered unavailable');
     else req.logger.info(entry, 'request');
   });

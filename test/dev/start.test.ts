@@ -5,6 +5,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { eventually, tempDir } from '../support/mongo.js';
+import { connectPlayground, headingOf, PG } from '../support/playground.js';
 
 /**
  * `npm start` as a newcomer runs it: the launcher as a real process, its children real
@@ -100,7 +101,7 @@ describe('dev/start: the local launcher (npm start)', function () {
     );
   });
 
-  it('starts the local MongoDB server and the app, prints where, and stops both on Ctrl-C', async () => {
+  it('starts MongoDB, Graph, the app and the Agents Playground, prints where, and stops them on Ctrl-C', async () => {
     const run = await startLocal();
     try {
       assert.match(
@@ -124,11 +125,30 @@ describe('dev/start: the local launcher (npm start)', function () {
         await eventually(async () => (await fetch(`${run.url}/readyz`)).status === 200, 10_000),
         'ready',
       );
+      // The Playground is up, speaks for the demo tenant, and a newcomer's first message works.
+      assert.match(run.output(), /Try it: open the Playground/);
+      const pgUrl = /Playground\s+(http:\/\/localhost:\d+)/.exec(run.output())?.[1];
+      assert.ok(pgUrl, run.output());
+      const pg = await connectPlayground(pgUrl.replace('localhost', '127.0.0.1'));
+      try {
+        const { thread, mark } = await pg.say(
+          PG.general,
+          'schedule "Biology 101 – Week 3" tomorrow 10:00 for 60 min',
+        );
+        await pg.waitFor(
+          (e) => e.actionConversationId === thread && /^Recording notice/.test(headingOf(e)),
+          'the consent notice',
+          mark,
+          30_000,
+        );
+      } finally {
+        await pg.stop();
+      }
       const children = await childPids(run.child.pid!);
       assert.equal(
         children.length,
-        3,
-        `expected mongo, graph-sim and app children, got ${children.join(',')}`,
+        4,
+        `expected mongo, graph-sim, app and Playground children, got ${children.join(',')}`,
       );
       run.child.kill('SIGINT');
       assert.equal(await run.exited, 0);
@@ -215,7 +235,10 @@ async function childPids(pid: number): Promise<number[]> {
       const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
       const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8');
-      if (ppid === pid && /(dev\/mongo|dev\/graph-sim|src)\/main\.ts/.test(cmdline))
+      if (
+        ppid === pid &&
+        /(dev\/mongo|dev\/graph-sim|src)\/main\.ts|m365agentsplayground\/cli\.js/.test(cmdline)
+      )
         out.push(Number(entry));
     } catch {
       // the process ended while we looked; it is not a child any more
