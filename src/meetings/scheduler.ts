@@ -161,6 +161,45 @@ export class MeetingScheduler {
     return true;
   }
 
+  /**
+   * Re-checks a scheduled meeting in Graph and turns automatic recording back on when someone
+   * turned it (or recording, or transcription) off outside the app. Each correction is logged as
+   * a warning and audited. Returns the fields that were corrected (empty when all was well).
+   */
+  async reenforce(meeting: Meeting): Promise<RecordingOverride[]> {
+    const { graph, store } = this.options;
+    if (!meeting.onlineMeetingId || meeting.cancelledAt) return [];
+    const online = await this.step(() =>
+      graph.getMeeting(meeting.organizerId, meeting.onlineMeetingId!),
+    );
+    const off = (['recordAutomatically', 'allowRecording', 'allowTranscription'] as const)
+      .filter((field) => online[field] !== true)
+      .map((field) => ({ field, requested: online[field] ?? null }));
+    if (off.length === 0) return [];
+    await this.step(() =>
+      graph.updateMeeting(meeting.organizerId, online.id, {
+        startDateTime: online.startDateTime,
+        endDateTime: online.endDateTime,
+        ...MANDATORY_RECORDING,
+      }),
+    );
+    const now = this.now();
+    for (const o of off) {
+      this.log.warn(
+        { meetingId: meeting._id, organizerId: meeting.organizerId, field: o.field },
+        'recording was turned off outside the app: turned back on (recording is mandatory)',
+      );
+      await store.audit.append({
+        at: now,
+        action: 'recording.override',
+        actor: { id: 'reconciler', name: 'Classroom Recorder (reconciler)' },
+        meetingId: meeting._id,
+        details: { field: o.field, requested: o.requested, source: 'external-edit' },
+      });
+    }
+    return off;
+  }
+
   private async step<T>(fn: () => Promise<T>): Promise<T> {
     const policy = retry(handleWhen(isTransientGraph), {
       maxAttempts: (this.options.graphAttempts ?? 3) - 1,

@@ -92,8 +92,15 @@ describe('config', () => {
       localDataDir: '.data',
       graphSimPort: 8443,
       localTimeScale: 120,
+      playground: true,
+      playgroundPort: 56150,
       mongodbUri: undefined,
     });
+    assert.equal(loadLauncherConfig({ PLAYGROUND: 'off' }).playground, false);
+    assert.equal(
+      configError(() => loadLauncherConfig({ PLAYGROUND: 'maybe' })).variable,
+      'PLAYGROUND',
+    );
     assert.equal(
       configError(() => loadLauncherConfig({ LOCAL_MONGO_PORT: '-1' })).variable,
       'LOCAL_MONGO_PORT',

@@ -185,6 +185,29 @@ describe('meetings: scheduling always-recorded class meetings (simulator + Mongo
     assert.deepEqual(posts, [429, 429, 429, 429, 429, 201]);
   });
 
+  it('turns recording back on when it was switched off outside the app, and audits it', async () => {
+    const { meeting } = await scheduler.schedule(request());
+    const stored = (await store.meetings.get(meeting._id))!;
+    assert.deepEqual(await scheduler.reenforce(stored), [], 'nothing to do while it is on');
+    // Someone edits the meeting options in Teams: recording and transcription off.
+    const online = h.sim.state.meetings.get(stored.onlineMeetingId!)!;
+    online.recordAutomatically = false;
+    online.allowTranscription = false;
+    const corrected = await scheduler.reenforce(stored);
+    assert.deepEqual(
+      corrected.map((c) => c.field),
+      ['recordAutomatically', 'allowTranscription'],
+    );
+    assert.equal(online.recordAutomatically, true);
+    assert.equal(online.allowTranscription, true);
+    const audit = await store.audit.list({ action: 'recording.override' });
+    assert.deepEqual(audit.map((e) => [e.meetingId, e.details.field, e.details.source]).sort(), [
+      [meeting._id, 'allowTranscription', 'external-edit'],
+      [meeting._id, 'recordAutomatically', 'external-edit'],
+    ]);
+    assert.ok(logs().some((l) => /turned off outside the app/.test(l)));
+  });
+
   it('formats event times as wall-clock time in the class zone', () => {
     assert.equal(
       wallClock(new Date('2030-07-01T08:00:00Z'), 'Europe/Berlin'),
