@@ -5,6 +5,8 @@ import {
   TeamsInfo,
   TurnContext,
   type Activity,
+  type AdaptiveCardInvokeResponse,
+  type AdaptiveCardInvokeValue,
   type CloudAdapter,
   type ConversationReference,
 } from 'botbuilder';
@@ -28,15 +30,20 @@ import type { ConversationRecord, Meeting, NoticeOccasion, Store } from '../src/
 import {
   DEFAULT_CONSENT_NOTICE,
   consentNoticeCard,
+  recordingCard,
   scheduleFormCard,
   scheduledCard,
 } from './cards/index.js';
 import { createAdapter } from './adapter.js';
 import { CommandRouter, type Command } from './commands.js';
+import type { DownloadLinks } from '../src/downloads/index.js';
+import { recordingCardData } from '../src/sync/index.js';
 import { rememberConversation } from './conversations.js';
 
 export { describeConversation } from './conversations.js';
 export { CommandRouter } from './commands.js';
+export { createAdapter } from './adapter.js';
+export { ConnectorPoster } from './poster.js';
 
 export interface BotDeps {
   store: Store;
@@ -46,6 +53,8 @@ export interface BotDeps {
   defaultTimeZone: string;
   /** Who may schedule; absent only when Graph is not configured (nobody can schedule then). */
   roles?: Roles;
+  /** Download links for the recording card's Download button; absent when sync is off. */
+  downloads?: { links: DownloadLinks; baseUrl: string | undefined; ttlSeconds: number };
   /** The bot's app id (BOT_ID), for proactive posts; empty in local mode. */
   botAppId?: string;
   /** The consent notice text (CONSENT_NOTICE_TEXT); a sensible default otherwise. */
@@ -161,6 +170,72 @@ export class ClassroomBot extends TeamsActivityHandler {
         );
       await next();
     });
+  }
+
+  /**
+   * Action.Execute from a recording card. `downloadRecording` gives the member who pressed it
+   * a short-lived link bound to them; the card with the link replaces the original for that
+   * user only (Teams shows an Action.Execute response to the interactor alone).
+   */
+  protected override async onAdaptiveCardInvoke(
+    context: TurnContext,
+    invokeValue: AdaptiveCardInvokeValue,
+  ): Promise<AdaptiveCardInvokeResponse> {
+    const error = (statusCode: number, code: string, message: string) => ({
+      statusCode,
+      type: 'application/vnd.microsoft.error',
+      value: { code, message },
+    });
+    if (invokeValue.action?.verb !== 'downloadRecording')
+      return error(400, 'BadRequest', 'This card action is not supported.');
+    const recordingId = (invokeValue.action.data as { recordingId?: unknown } | undefined)
+      ?.recordingId;
+    if (typeof recordingId !== 'string' || recordingId.length > 512)
+      return error(400, 'BadRequest', 'The card did not say which recording.');
+    const downloads = this.deps.downloads;
+    if (!downloads?.baseUrl)
+      return error(
+        503,
+        'ServiceUnavailable',
+        'Downloads are not set up yet (PUBLIC_BASE_URL). Ask your IT admin.',
+      );
+    const userId = context.activity.from?.aadObjectId;
+    const recording = await this.deps.store.recordings.get(recordingId);
+    const meeting = recording && (await this.deps.store.meetings.get(recording.meetingId));
+    if (!recording || !meeting) return error(404, 'NotFound', 'That recording is not available.');
+    // Only members of the class conversation get a link: the action must come from the class
+    // conversation, and the connector must know the user there.
+    const here = context.activity.conversation.id.split(';')[0];
+    let member = Boolean(userId) && here === recording.conversationId;
+    if (member) {
+      try {
+        const m = await TeamsInfo.getMember(context, context.activity.from.id);
+        member = m.aadObjectId === undefined || m.aadObjectId === userId;
+      } catch {
+        member = false;
+      }
+    }
+    if (!member) {
+      this.deps.logger.warn(
+        { recordingId, userId, conversationId: here },
+        'download link refused: not a member of the class',
+      );
+      return error(403, 'Forbidden', 'Only members of this class can download its recordings.');
+    }
+    const { token } = downloads.links.mint(recording._id, {
+      id: userId!,
+      name: context.activity.from.name,
+    });
+    const card = recordingCard({
+      ...recordingCardData(recording, meeting),
+      downloadUrl: `${downloads.baseUrl}/api/downloads/${token}`,
+      linkMinutes: Math.round(downloads.ttlSeconds / 60),
+    });
+    return {
+      statusCode: 200,
+      type: card.contentType,
+      value: card.content as Record<string, unknown>,
+    };
   }
 
   private userZone(context: TurnContext): string {
@@ -730,7 +805,16 @@ export function botRoutes(
  */
 export function classroomBotRoutes(
   config: Config,
-  options: { now?: () => Date; retryDelayMs?: number } = {},
+  options: {
+    now?: () => Date;
+    retryDelayMs?: number;
+    /** Shared with the recording sync, which posts cards through it. */
+    adapter?: CloudAdapter;
+    /** Shared with the download route, which checks what this signs. */
+    links?: DownloadLinks;
+    /** Told when a meeting records (recording sync makes sure its organizer is subscribed). */
+    onMeetingEnabled?: (meeting: Meeting) => void;
+  } = {},
 ): RouteRegistrar {
   return botRoutes(
     config,
@@ -741,6 +825,11 @@ export function classroomBotRoutes(
         defaultTimeZone: config.defaultTimeZone,
         consentNotice: config.consentNoticeText,
         botAppId: config.bot?.appId,
+        downloads: options.links && {
+          links: options.links,
+          baseUrl: config.sync.publicBaseUrl,
+          ttlSeconds: config.sync.downloadLinkTtlSeconds,
+        },
         now: options.now,
         roles:
           graph &&
@@ -757,7 +846,9 @@ export function classroomBotRoutes(
             logger,
             now: options.now,
             retryDelayMs: options.retryDelayMs,
+            onEnabled: options.onMeetingEnabled,
           }),
       }),
+    options.adapter,
   );
 }

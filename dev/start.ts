@@ -2,12 +2,14 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 import { loadConfig, loadLauncherConfig, redactUri, type Env } from '../src/config/index.js';
 import { ConfigError } from '../src/errors/index.js';
 import { DEMO } from './graph-sim/tenant.js';
+import { makeEncryptionCertificatePem } from './notification-cert.js';
 
 /**
  * `npm start`: the whole app locally, with no cloud account. Loads env/.env.<ENV_NAME> (and its
@@ -15,6 +17,18 @@ import { DEMO } from './graph-sim/tenant.js';
  * app, and prints what runs where. Ctrl-C stops every child before the launcher exits.
  */
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** A free TCP port on loopback (the app's URL must be known before it starts, for Graph). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 function readEnvFile(file: string): Env {
   return fs.existsSync(file) ? parseEnv(fs.readFileSync(file, 'utf8')) : {};
@@ -193,6 +207,23 @@ async function main(): Promise<void> {
         AAD_APP_OAUTH_AUTHORITY_HOST: simUrl,
         GRAPH_BASE_URL: simUrl,
         GRAPH_CA_FILE: String(sim.info.caPath),
+      });
+      // Recording sync against the simulator: it delivers to the app over loopback http (its
+      // stand-in for a dev tunnel), with rich notifications encrypted for a local certificate,
+      // and download links signed with a key made fresh for this run.
+      const port = Number(env.PORT ?? 3978) || (await freePort());
+      const certFile = path.resolve(root, launcher.localDataDir, 'notification-cert.pem');
+      if (!fs.existsSync(certFile)) {
+        fs.mkdirSync(path.dirname(certFile), { recursive: true });
+        fs.writeFileSync(certFile, await makeEncryptionCertificatePem(), { mode: 0o600 });
+      }
+      Object.assign(appEnv, {
+        PORT: String(port),
+        PUBLIC_BASE_URL: env.PUBLIC_BASE_URL || `http://127.0.0.1:${port}`,
+        NOTIFICATION_CERT_FILE: env.NOTIFICATION_CERT_FILE || certFile,
+        SECRET_DOWNLOAD_LINK_KEY:
+          env.SECRET_DOWNLOAD_LINK_KEY || randomBytes(32).toString('base64url'),
+        RECONCILE_INTERVAL_SECONDS: env.RECONCILE_INTERVAL_SECONDS || '15',
       });
       graphLine = `${simUrl} (simulator: ${String(sim.info.tenantName)}, meetings run ${launcher.localTimeScale}x; CA ${path.relative(process.cwd(), String(sim.info.caPath))})`;
     }

@@ -1,7 +1,10 @@
 import { loadConfig } from './config/index.js';
 import { ConfigError } from './errors/index.js';
-import { classroomBotRoutes } from '../bot/index.js';
+import { classroomBotRoutes, ConnectorPoster, createAdapter } from '../bot/index.js';
+import { DownloadLinks } from './downloads/index.js';
+import { createLogger } from './logging/index.js';
 import { createApp } from './server/index.js';
+import { syncRoutes, type SyncRuntime } from './sync/index.js';
 
 /**
  * The app process. Reads the environment once, fails fast on bad config with one line, and
@@ -18,9 +21,31 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  const logger = createLogger({ level: config.logLevel });
+  // One adapter for the bot's turns and the sync's proactive cards; one link signer for the
+  // bot (which mints download links) and the download route (which checks them).
+  const adapter = createAdapter(config.bot, logger);
+  const links = new DownloadLinks(
+    config.sync.downloadLinkKey,
+    config.sync.downloadLinkTtlSeconds,
+    () => new Date(),
+  );
+  let sync: SyncRuntime | undefined;
   const app = createApp({
     config,
-    routes: [classroomBotRoutes(config)],
+    logger,
+    routes: [
+      classroomBotRoutes(config, {
+        adapter,
+        links,
+        onMeetingEnabled: () => sync?.refreshSubscriptions(),
+      }),
+      syncRoutes(config, {
+        poster: new ConnectorPoster(adapter, config.bot?.appId ?? ''),
+        links,
+        onReady: (runtime) => (sync = runtime),
+      }),
+    ],
   });
   const { url, port } = await app.start();
   if (process.send) process.send({ type: 'listening', url, port });

@@ -3,6 +3,7 @@ import { CardFactory, type Attachment } from 'botbuilder';
 // Imported (not read from disk) so that `npm run build` copies the template into dist/.
 import consentTemplate from './consent-notice.json' with { type: 'json' };
 import formTemplate from './schedule-form.json' with { type: 'json' };
+import recordingTemplate from './recording.json' with { type: 'json' };
 import scheduledTemplate from './scheduled.json' with { type: 'json' };
 
 /** The default wording; CONSENT_NOTICE_TEXT replaces it. */
@@ -85,6 +86,42 @@ export function scheduledCard(data: {
         title: data.title,
         when: data.when,
         status: data.status,
+      },
+    }),
+  );
+}
+
+/** What the recording card shows (the sync worker builds it). */
+export interface RecordingCardView {
+  recordingId: string;
+  title: string;
+  when: string;
+  duration: string;
+  organizer: string;
+  viewUrl?: string;
+  transcripts: number;
+  /** Only in the copy shown to the user who asked for a download link. */
+  downloadUrl?: string;
+  linkMinutes?: number;
+  /** A message for the user who pressed a button (e.g. why there is no link). */
+  notice?: string;
+}
+
+/** The recording card: Download (Action.Execute, a personal link) and View. */
+export function recordingCard(data: RecordingCardView): Attachment {
+  return CardFactory.adaptiveCard(
+    new Template(recordingTemplate).expand({
+      $root: {
+        recordingId: data.recordingId,
+        title: data.title,
+        when: data.when,
+        duration: data.duration,
+        organizer: data.organizer,
+        transcript: data.transcripts > 0 ? 'available' : 'not yet',
+        viewUrl: data.viewUrl ?? '',
+        downloadUrl: data.downloadUrl ?? '',
+        linkMinutes: String(data.linkMinutes ?? 5),
+        notice: data.notice ?? '',
       },
     }),
   );

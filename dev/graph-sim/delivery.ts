@@ -161,7 +161,7 @@ export class Delivery {
       );
       body.validationTokens = await Promise.all(
         [...pairs.values()].map((s) =>
-          this.options.identity.validationToken(s.tenantId, s.appId, Date.now()),
+          this.options.identity.validationToken(s.tenantId, s.appId, this.options.nowMs()),
         ),
       );
     }

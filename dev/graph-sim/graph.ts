@@ -710,7 +710,7 @@ export function registerGraphRoutes(
         'expirationDateTime is a required property for subscription creation.',
       );
     const at = isoOrThrow(value, 'expirationDateTime');
-    const ahead = at.getTime() - clock.nowMs();
+    const ahead = at.getTime() - clock.protocolNowMs();
     if (ahead <= 0)
       throw new GraphHttpError(
         400,
@@ -968,7 +968,7 @@ export function registerGraphRoutes(
   function matches(sub: SimSubscription, a: SimArtifact): boolean {
     const k = classify(sub.resource);
     if (!k || k.kind !== a.kind || sub.tenantId !== state.tenant.id) return false;
-    if (sub.expirationDateTime.getTime() <= clock.nowMs()) return false;
+    if (sub.expirationDateTime.getTime() <= clock.protocolNowMs()) return false;
     if (k.scope === 'tenant') return true;
     if (k.scope === 'user') return state.user(k.key!)?.id === a.organizerId;
     return k.key === a.meetingId;
@@ -1027,8 +1027,9 @@ export function registerGraphRoutes(
     const now = clock.nowMs();
     for (const m of state.meetings.values())
       if (!m.ended && Date.parse(m.endDateTime) <= now) endMeeting(m);
+    const protocolNow = clock.protocolNowMs();
     for (const s of [...state.subscriptions.values()]) {
-      const left = s.expirationDateTime.getTime() - now;
+      const left = s.expirationDateTime.getTime() - protocolNow;
       if (left <= 0) {
         state.subscriptions.delete(s.id); // expired subscriptions are removed silently
       } else if (left <= 10 * 60_000 && !s.reauthorizationSent && s.lifecycleNotificationUrl) {

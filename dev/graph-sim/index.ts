@@ -73,7 +73,7 @@ export async function startGraphSim(options: GraphSimOptions): Promise<RunningGr
   const delivery = new Delivery({
     identity,
     dispatcher,
-    nowMs: () => clock.nowMs(),
+    nowMs: () => clock.protocolNowMs(),
     ...options.delivery,
   });
   const faults: Fault[] = [];

@@ -28,6 +28,25 @@ export interface Config {
   instructorGroupId: string | undefined;
   /** Members of this Entra group may read reports. */
   adminGroupId: string | undefined;
+  /** Recording sync: subscriptions, webhook, workers, reconciler, download links. */
+  sync: SyncConfig;
+}
+
+export interface SyncConfig {
+  /**
+   * Where Graph reaches this app (notification and lifecycle URLs are built on it). Without it
+   * no subscriptions are made, and the reconciler alone finds recordings.
+   */
+  publicBaseUrl: string | undefined;
+  /** Per organizer (users/{id}/onlineMeetings/getAllRecordings) or the whole tenant. */
+  subscriptionScope: 'organizer' | 'tenant';
+  /** PEM with the certificate (and key) Graph encrypts rich notifications for. */
+  notificationCertificateFile: string | undefined;
+  /** Signs download links; when unset, a random per-process key (one instance only). */
+  downloadLinkKey: string | undefined;
+  downloadLinkTtlSeconds: number;
+  workers: number;
+  reconcileIntervalSeconds: number;
 }
 
 export interface BotConfig {
@@ -128,6 +147,16 @@ const FIX: Record<string, string> = {
   DEFAULT_TIME_ZONE: 'Use an IANA zone such as Europe/Berlin or America/New_York.',
   GRAPH_SIM_PORT: 'Set it to a free TCP port, e.g. 8443, or 0 for any free port.',
   LOCAL_TIME_SCALE: 'Set it to how many times faster meetings run locally, e.g. 120.',
+  PUBLIC_BASE_URL:
+    'Set it to the https address Graph can reach this app at, e.g. https://recorder.school.example, or unset it to sync by polling only.',
+  SUBSCRIPTION_SCOPE: 'Use organizer (the default) or tenant.',
+  NOTIFICATION_CERT_FILE:
+    'Point it at a PEM file with a certificate and its private key, or unset it for notifications without resource data.',
+  SECRET_DOWNLOAD_LINK_KEY:
+    'Set it to a random secret of at least 32 characters (the same on every instance), e.g. from `openssl rand -base64 48`.',
+  DOWNLOAD_LINK_TTL_SECONDS: 'Set it in seconds, e.g. 300.',
+  SYNC_WORKERS: 'Set how many notifications one instance works on at once, e.g. 2.',
+  RECONCILE_INTERVAL_SECONDS: 'Set it in seconds, e.g. 300.',
 };
 
 const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, {
@@ -170,6 +199,25 @@ const appSchema = z.object({
     .max(2000, { message: 'must be at most 2000 characters' })
     .optional(),
   BOT_ID: guid.optional(),
+  PUBLIC_BASE_URL: z
+    .string()
+    .url({ message: 'must be a URL' })
+    .refine((u) => /^https:\/\//.test(u) || /^http:\/\/(127\.0\.0\.1|localhost)[:/]/.test(u), {
+      message: 'must be an https URL (plain http only on loopback, for local mode)',
+    })
+    .transform((u) => u.replace(/\/+$/, ''))
+    .optional(),
+  SUBSCRIPTION_SCOPE: z
+    .enum(['organizer', 'tenant'], { message: 'must be organizer or tenant' })
+    .default('organizer'),
+  NOTIFICATION_CERT_FILE: existingFile.optional(),
+  SECRET_DOWNLOAD_LINK_KEY: z
+    .string()
+    .min(32, { message: 'must be at least 32 characters' })
+    .optional(),
+  DOWNLOAD_LINK_TTL_SECONDS: int(10, 3600).default(300),
+  SYNC_WORKERS: int(1, 32).default(2),
+  RECONCILE_INTERVAL_SECONDS: int(1, 86_400).default(300),
   SECRET_BOT_PASSWORD: z.string().optional(),
   DEFAULT_TIME_ZONE: z
     .string()
@@ -286,6 +334,15 @@ export function loadConfig(env: Env): Config {
     consentNoticeText: e.CONSENT_NOTICE_TEXT,
     instructorGroupId: e.INSTRUCTOR_GROUP_ID,
     adminGroupId: e.ADMIN_GROUP_ID,
+    sync: {
+      publicBaseUrl: e.PUBLIC_BASE_URL,
+      subscriptionScope: e.SUBSCRIPTION_SCOPE,
+      notificationCertificateFile: e.NOTIFICATION_CERT_FILE,
+      downloadLinkKey: e.SECRET_DOWNLOAD_LINK_KEY,
+      downloadLinkTtlSeconds: e.DOWNLOAD_LINK_TTL_SECONDS,
+      workers: e.SYNC_WORKERS,
+      reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
+    },
     port: e.PORT,
     host: e.HOST,
     mongodbUri: e.MONGODB_URI,

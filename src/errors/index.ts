@@ -85,3 +85,32 @@ export class GraphRequestError extends AppError {
     super(code, message, options);
   }
 }
+
+/** The caller is not who they must be (missing, expired or forged credentials): 401. */
+export class UnauthorizedError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.Unauthorized, message);
+  }
+}
+
+/** The caller is known but may not do this: 403. */
+export class ForbiddenError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.Forbidden, message);
+  }
+}
+
+/**
+ * A post to a Teams conversation failed. `permanent` when retrying cannot help (the bot was
+ * removed from the team, the conversation is gone: 403 or 404 from the Bot Connector).
+ */
+export class DeliveryError extends AppError {
+  constructor(
+    message: string,
+    readonly permanent: boolean,
+    readonly status?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(ErrorCode.Internal, message, options);
+  }
+}

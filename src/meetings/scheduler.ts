@@ -68,6 +68,8 @@ export interface SchedulerOptions {
   /** Tries per Graph step for transient failures (network, 5xx, throttling after retries). */
   graphAttempts?: number;
   retryDelayMs?: number;
+  /** Told when a meeting is set to record (recording sync subscribes to its organizer). */
+  onEnabled?: (meeting: Meeting) => void;
 }
 
 function statusFor(err: GraphRequestError): RecordingStatus {
@@ -103,6 +105,7 @@ export class MeetingScheduler {
       _id: randomUUID(),
       requestKey: req.requestKey,
       organizerId: req.organizer.id,
+      ...(req.organizer.name ? { organizerName: req.organizer.name } : {}),
       title: req.title,
       startDateTime: req.start,
       endDateTime: req.end,
@@ -276,6 +279,7 @@ export class MeetingScheduler {
         { meetingId: current._id, onlineMeetingId: online.id },
         'meeting scheduled with automatic recording',
       );
+      this.options.onEnabled?.({ ...current, recordingStatus: 'enabled' });
       return { ...current, recordingStatus: 'enabled', failureReason: undefined };
     } catch (err) {
       if (!(err instanceof GraphRequestError)) throw err;

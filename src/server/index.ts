@@ -11,11 +11,21 @@ import { createHttpServer } from './http.js';
 
 export { describe as describeError, sendError } from './errors.js';
 
-/** A capability's route registration, given the server and the shared collaborators. */
+/** Background work a capability runs while the app is up (workers, timers). */
+export interface Service {
+  start(): void | Promise<void>;
+  /** Called before MongoDB closes; in-flight work should finish or be left to its lease. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A capability's registration: its routes on the server, given the shared collaborators, and
+ * optionally a service that starts once the app listens and stops before the store closes.
+ */
 export type RouteRegistrar = (
   server: Server,
   deps: { store: Store; logger: Logger; graph: GraphApi | undefined },
-) => void;
+) => void | Service;
 
 export interface AppOptions {
   config: Config;
@@ -107,7 +117,11 @@ export function createApp(options: AppOptions): App {
       return undefined;
     },
   });
-  for (const register of options.routes ?? []) register(server, { store, logger, graph });
+  const services: Service[] = [];
+  for (const register of options.routes ?? []) {
+    const service = register(server, { store, logger, graph });
+    if (service) services.push(service);
+  }
 
   /** Retries index creation until it succeeds, so the app can start before MongoDB does. */
   async function prepareStore(): Promise<void> {
@@ -138,6 +152,7 @@ export function createApp(options: AppOptions): App {
         });
       });
       bootstrap = prepareStore();
+      for (const service of services) await service.start();
       const { port } = server.server.address() as AddressInfo;
       const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
       const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -175,6 +190,7 @@ export function createApp(options: AppOptions): App {
       }
       clearTimeout(timer);
       clearInterval(reaper);
+      for (const service of services) await service.stop();
       await bootstrap;
       await store.close();
       await graph?.close();

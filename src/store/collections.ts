@@ -10,6 +10,7 @@ export const Collections = {
   audit: 'audit',
   leases: 'leases',
   notices: 'notices',
+  stats: 'stats',
 } as const;
 export type CollectionName = (typeof Collections)[keyof typeof Collections];
 
@@ -53,6 +54,7 @@ export const INDEXES: Record<CollectionName, IndexDescription[]> = {
     { key: { action: 1, at: -1 }, name: 'action_at' },
   ],
   notices: [{ key: { meetingId: 1, at: 1 }, name: 'meeting_at' }],
+  stats: [],
   leases: [
     // A lease nobody renewed for a day is garbage.
     { key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 86_400 },

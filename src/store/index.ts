@@ -9,6 +9,7 @@ import { MeetingsRepository } from './meetings.js';
 import { NoticesRepository } from './notices.js';
 import { RecordingsRepository } from './recordings.js';
 import { createRunner, type RetryOptions, type Runner } from './retry.js';
+import { StatsRepository } from './stats.js';
 import { SubscriptionsRepository } from './subscriptions.js';
 
 export type { AuditEntry, NewAuditEntry } from './audit.js';
@@ -20,6 +21,7 @@ export type { Meeting, MeetingLinks, RecordingStatus } from './meetings.js';
 export type { NoticeDelivery, NoticeOccasion } from './notices.js';
 export type { CardState, NewRecording, Page, RecordingRecord } from './recordings.js';
 export { isDuplicateKey, isTransient } from './retry.js';
+export type { StatRecord } from './stats.js';
 export type { SubscriptionRecord } from './subscriptions.js';
 
 export interface StoreOptions {
@@ -41,6 +43,7 @@ export interface Repositories {
   audit: AuditRepository;
   leases: LeasesRepository;
   notices: NoticesRepository;
+  stats: StatsRepository;
 }
 
 /** The app's MongoDB: typed repositories over one driver client. */
@@ -95,6 +98,7 @@ export function createStore(options: StoreOptions): Store {
     audit: new AuditRepository(coll(Collections.audit), run),
     leases: new LeasesRepository(coll(Collections.leases), run),
     notices: new NoticesRepository(coll(Collections.notices), run),
+    stats: new StatsRepository(coll(Collections.stats), run),
 
     async ensureIndexes() {
       for (const [name, indexes] of Object.entries(INDEXES)) {

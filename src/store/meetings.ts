@@ -10,6 +10,8 @@ export interface Meeting {
   /** Idempotency key of the scheduling request: the same request never makes two meetings. */
   requestKey: string;
   organizerId: string;
+  /** As Teams showed it when the meeting was scheduled (for cards). */
+  organizerName?: string;
   title: string;
   startDateTime: Date;
   endDateTime: Date;
@@ -23,6 +25,8 @@ export interface Meeting {
   failureReason?: string;
   /** Set when an instructor cancelled the meeting (its event is deleted; the record stays). */
   cancelledAt?: Date;
+  /** Transcripts Graph reported for the meeting (they go onto its recording cards). */
+  transcripts?: { id: string; createdDateTime: Date }[];
   createdBy: string;
   createdAt: Date;
   updatedAt: Date;
@@ -151,5 +155,65 @@ export class MeetingsRepository {
         .limit(limit)
         .toArray(),
     );
+  }
+
+  /** Remembers a transcript of the meeting once; returns the meeting afterwards. */
+  addTranscript(
+    id: string,
+    transcript: { id: string; createdDateTime: Date },
+    now: Date,
+  ): Promise<Meeting | null> {
+    return this.run('meetings.addTranscript', () =>
+      this.coll.findOneAndUpdate(
+        { _id: id, 'transcripts.id': { $ne: transcript.id } },
+        { $push: { transcripts: transcript }, $set: { updatedAt: now } },
+        { returnDocument: 'after' },
+      ),
+    );
+  }
+
+  /** Meetings with recording on that ended in [since, until): where recordings should exist. */
+  listEndedBetween(since: Date, until: Date, limit = 500): Promise<Meeting[]> {
+    return this.run('meetings.listEndedBetween', () =>
+      this.coll
+        .find({
+          recordingStatus: 'enabled',
+          cancelledAt: { $exists: false },
+          onlineMeetingId: { $type: 'string' },
+          endDateTime: { $gte: since, $lt: until },
+        })
+        .sort({ endDateTime: -1 })
+        .limit(limit)
+        .toArray(),
+    );
+  }
+
+  /** Meetings with recording on that have not ended: the reconciler re-checks their settings. */
+  listUpcomingEnabled(now: Date, limit = 500): Promise<Meeting[]> {
+    return this.run('meetings.listUpcomingEnabled', () =>
+      this.coll
+        .find({
+          recordingStatus: 'enabled',
+          cancelledAt: { $exists: false },
+          onlineMeetingId: { $type: 'string' },
+          endDateTime: { $gt: now },
+        })
+        .sort({ startDateTime: 1 })
+        .limit(limit)
+        .toArray(),
+    );
+  }
+
+  /** Organizers who scheduled through the app: the per-organizer subscriptions cover them. */
+  async listOrganizers(): Promise<string[]> {
+    const rows = await this.run('meetings.listOrganizers', () =>
+      this.coll
+        .aggregate<{ _id: string }>([
+          { $match: { recordingStatus: 'enabled' } },
+          { $group: { _id: '$organizerId' } },
+        ])
+        .toArray(),
+    );
+    return rows.map((r) => r._id).sort();
   }
 }

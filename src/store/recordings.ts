@@ -1,7 +1,7 @@
 import type { Collection } from 'mongodb';
 import type { Runner } from './retry.js';
 
-export type CardState = 'none' | 'posting' | 'posted';
+export type CardState = 'none' | 'posting' | 'posted' | 'failed';
 
 /** A meeting recording known to the app, and the card posted for it. */
 export interface RecordingRecord {
@@ -22,6 +22,8 @@ export interface RecordingRecord {
     owner?: string;
     leaseUntil?: Date;
     postedAt?: Date;
+    /** Why posting failed for good (the bot was removed from the team…): the dead letter. */
+    error?: string;
   };
   downloadCount: number;
   lastDownloadedAt?: Date;
@@ -147,6 +149,39 @@ export class RecordingsRepository {
         { _id: id },
         { $inc: { downloadCount: 1 }, $set: { lastDownloadedAt: now } },
       ),
+    );
+  }
+
+  /** Gives a claim back (the post failed and will be retried). */
+  async releaseCard(id: string, owner: string, now: Date): Promise<void> {
+    await this.run('recordings.releaseCard', () =>
+      this.coll.updateOne(
+        { _id: id, 'card.state': 'posting', 'card.owner': owner },
+        { $set: { card: { state: 'none' }, updatedAt: now } },
+      ),
+    );
+  }
+
+  /** The card can never be posted (a permanent connector error): kept as a dead letter. */
+  async markCardFailed(id: string, owner: string, error: string, now: Date): Promise<void> {
+    await this.run('recordings.markCardFailed', () =>
+      this.coll.updateOne(
+        { _id: id, 'card.state': 'posting', 'card.owner': owner },
+        { $set: { card: { state: 'failed', error }, updatedAt: now } },
+      ),
+    );
+  }
+
+  listByMeeting(meetingId: string): Promise<RecordingRecord[]> {
+    return this.run('recordings.listByMeeting', () =>
+      this.coll.find({ meetingId }).sort({ createdDateTime: 1 }).toArray(),
+    );
+  }
+
+  /** Cards that could not be posted for good, for the admin report. */
+  listFailedCards(limit = 20): Promise<RecordingRecord[]> {
+    return this.run('recordings.listFailedCards', () =>
+      this.coll.find({ 'card.state': 'failed' }).sort({ updatedAt: -1 }).limit(limit).toArray(),
     );
   }
 }

@@ -1,0 +1,174 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { Request, Response, Server } from 'restify';
+import { z } from 'zod';
+import { ForbiddenError, NotFoundError, ValidationError } from '../errors/index.js';
+import type { GraphApi } from '../graph/index.js';
+import type { Logger } from '../logging/index.js';
+import { sendError } from '../server/index.js';
+import type { Store } from '../store/index.js';
+
+/** Who a link was made for, and until when it works. */
+export interface LinkClaims {
+  /** Recording id. */
+  r: string;
+  /** The user's Entra object id. */
+  u: string;
+  /** The user's display name, for the audit. */
+  n?: string;
+  /** Expiry, epoch seconds. */
+  e: number;
+}
+
+const claimsSchema = z.object({
+  r: z.string().min(1).max(512),
+  u: z.string().min(1).max(64),
+  n: z.string().max(256).optional(),
+  e: z.number().int().positive(),
+});
+
+/**
+ * Short-lived download links, signed with HMAC-SHA256 and bound to one user and one recording.
+ * No state: the signature and the expiry are the whole check, in constant time.
+ */
+export class DownloadLinks {
+  private readonly key: Buffer;
+
+  constructor(
+    key: string | undefined,
+    private readonly ttlSeconds: number,
+    private readonly now: () => Date,
+  ) {
+    // Without a configured key, links work on this instance only (each process makes its own).
+    this.key = key ? Buffer.from(key, 'utf8') : randomBytes(32);
+  }
+
+  private sign(body: string): string {
+    return createHmac('sha256', this.key).update(body).digest('base64url');
+  }
+
+  /** A token for `/api/downloads/{token}`. */
+  mint(
+    recordingId: string,
+    user: { id: string; name?: string },
+  ): { token: string; expiresAt: Date } {
+    const e = Math.floor(this.now().getTime() / 1000) + this.ttlSeconds;
+    const claims: LinkClaims = {
+      r: recordingId,
+      u: user.id,
+      e,
+      ...(user.name ? { n: user.name.slice(0, 256) } : {}),
+    };
+    const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
+    return { token: `${body}.${this.sign(body)}`, expiresAt: new Date(e * 1000) };
+  }
+
+  /** The link's claims; ForbiddenError when it is forged, altered or expired. */
+  verify(token: string): LinkClaims {
+    const [body, sig, extra] = token.split('.');
+    if (!body || !sig || extra !== undefined || token.length > 2048)
+      throw new ForbiddenError('This download link is not valid. Ask the bot for a new one.');
+    const expected = Buffer.from(this.sign(body));
+    const given = Buffer.from(sig);
+    if (expected.length !== given.length || !timingSafeEqual(expected, given))
+      throw new ForbiddenError('This download link is not valid. Ask the bot for a new one.');
+    let claims: LinkClaims;
+    try {
+      claims = claimsSchema.parse(JSON.parse(Buffer.from(body, 'base64url').toString('utf8')));
+    } catch {
+      throw new ForbiddenError('This download link is not valid. Ask the bot for a new one.');
+    }
+    if (claims.e * 1000 <= this.now().getTime())
+      throw new ForbiddenError(
+        'This download link has expired. Press Download on the recording card again for a new one.',
+      );
+    return claims;
+  }
+}
+
+/** A filename safe in Content-Disposition, plus its UTF-8 form (RFC 6266 / 5987). */
+export function contentDisposition(title: string, extension = 'mp4'): string {
+  const base =
+    title
+      .replace(/[\\/:*?"<>|\r\n]+/g, ' ')
+      .trim()
+      .slice(0, 150) || 'recording';
+  const ascii = base.replace(/[^\x20-\x7e]/g, '_');
+  return `attachment; filename="${ascii}.${extension}"; filename*=UTF-8''${encodeURIComponent(`${base}.${extension}`)}`;
+}
+
+const RANGE = /^bytes=(\d*)-(\d*)$/;
+
+export interface DownloadDeps {
+  store: Store;
+  graph: GraphApi;
+  logger: Logger;
+  links: DownloadLinks;
+  now: () => Date;
+}
+
+/**
+ * `GET /api/downloads/{token}`: streams a recording from Graph to the browser with
+ * backpressure (never buffered), passing Range through so players can seek. A completed full
+ * download counts once (`downloadCount`, `lastDownloadedAt`) and is audited with who, when and
+ * how many bytes; an aborted one is audited as aborted.
+ */
+export function registerDownloadRoutes(server: Server, deps: DownloadDeps): void {
+  const log = deps.logger.child({ component: 'downloads' });
+  server.get('/api/downloads/:token', async (req: Request, res: Response) => {
+    try {
+      const claims = deps.links.verify(String(req.params.token ?? ''));
+      const recording = await deps.store.recordings.get(claims.r);
+      if (!recording) throw new NotFoundError('That recording is no longer available.');
+      const range = req.header('range');
+      if (range !== undefined && !RANGE.test(range))
+        throw new ValidationError('The Range header is not a single bytes range.');
+      const content = await deps.graph.getRecordingContent(
+        recording.organizerId,
+        recording.onlineMeetingId,
+        recording._id,
+        range,
+      );
+      const headers: Record<string, string | number> = {
+        'content-type': content.contentType,
+        'content-disposition': contentDisposition(recording.title),
+        'accept-ranges': 'bytes',
+        'cache-control': 'private, no-store',
+        'x-content-type-options': 'nosniff',
+      };
+      if (content.contentLength !== undefined) headers['content-length'] = content.contentLength;
+      if (content.contentRange) headers['content-range'] = content.contentRange;
+      res.writeHead(content.status, headers);
+      let bytes = 0;
+      content.stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      const full = content.status === 200;
+      const who = { id: claims.u, name: claims.n };
+      try {
+        await pipeline(content.stream, res);
+      } catch (err) {
+        log.info({ recordingId: recording._id, bytes, err }, 'download aborted');
+        await deps.store.audit.append({
+          at: deps.now(),
+          action: 'recording.download.aborted',
+          actor: who,
+          meetingId: recording.meetingId,
+          recordingId: recording._id,
+          details: { bytes, range: range ?? null },
+        });
+        return;
+      }
+      if (full) await deps.store.recordings.recordDownload(recording._id, deps.now());
+      await deps.store.audit.append({
+        at: deps.now(),
+        action: full ? 'recording.download' : 'recording.download.range',
+        actor: who,
+        meetingId: recording.meetingId,
+        recordingId: recording._id,
+        details: { bytes, range: range ?? null },
+      });
+    } catch (err) {
+      if (!res.headersSent) sendError(res, err, req.requestId);
+      else res.destroy();
+    }
+  });
+}
