@@ -36,7 +36,7 @@ import {
 } from './cards/index.js';
 import { createAdapter } from './adapter.js';
 import { CommandRouter, type Command } from './commands.js';
-import type { DownloadLinks } from '../src/downloads/index.js';
+import { downloadPath, type DownloadLinks } from '../src/downloads/index.js';
 import { recordingCardData } from '../src/sync/index.js';
 import { rememberConversation } from './conversations.js';
 
@@ -228,7 +228,7 @@ export class ClassroomBot extends TeamsActivityHandler {
     });
     const card = recordingCard({
       ...recordingCardData(recording, meeting),
-      downloadUrl: `${downloads.baseUrl}/api/downloads/${token}`,
+      downloadUrl: `${downloads.baseUrl}${downloadPath(token)}`,
       linkMinutes: Math.round(downloads.ttlSeconds / 60),
     });
     return {
@@ -561,13 +561,20 @@ export class ClassroomBot extends TeamsActivityHandler {
     activity: Partial<Activity>,
   ): Promise<{ id?: string } | undefined> {
     let sent: { id?: string } | undefined;
+    let failure: unknown;
     await (context.adapter as CloudAdapter).continueConversationAsync(
       this.deps.botAppId ?? '',
       target.reference as Partial<ConversationReference>,
       async (proactive) => {
-        sent = await proactive.sendActivity(activity);
+        try {
+          sent = await proactive.sendActivity(activity);
+        } catch (err) {
+          // Kept from the adapter's onTurnError, which would post into the other conversation.
+          failure = err;
+        }
       },
     );
+    if (failure !== undefined) throw failure;
     return sent;
   }
 

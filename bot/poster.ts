@@ -39,11 +39,21 @@ export class ConnectorPoster implements ClassPoster {
     conversation: ConversationRecord,
     logic: (context: TurnContext) => Promise<void>,
   ): Promise<void> {
+    // The adapter hands errors inside a turn to onTurnError (which would tell the channel
+    // "something went wrong"); a proactive post must fail to its caller instead.
+    let failure: unknown;
     await this.adapter.continueConversationAsync(
       this.botAppId,
       conversation.reference as Partial<ConversationReference>,
-      logic,
+      async (context) => {
+        try {
+          await logic(context);
+        } catch (err) {
+          failure = err;
+        }
+      },
     );
+    if (failure !== undefined) throw failure;
   }
 
   async post(conversation: ConversationRecord, card: RecordingCardData): Promise<string> {

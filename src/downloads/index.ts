@@ -47,7 +47,7 @@ export class DownloadLinks {
     return createHmac('sha256', this.key).update(body).digest('base64url');
   }
 
-  /** A token for `/api/downloads/{token}`. */
+  /** A token for `/api/downloads?link={token}`. */
   mint(
     recordingId: string,
     user: { id: string; name?: string },
@@ -60,12 +60,14 @@ export class DownloadLinks {
       ...(user.name ? { n: user.name.slice(0, 256) } : {}),
     };
     const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
-    return { token: `${body}.${this.sign(body)}`, expiresAt: new Date(e * 1000) };
+    // '~' joins the parts: unreserved in URLs and absent from base64url (restify's router treats
+    // '.' in a path segment specially).
+    return { token: `${body}~${this.sign(body)}`, expiresAt: new Date(e * 1000) };
   }
 
   /** The link's claims; ForbiddenError when it is forged, altered or expired. */
   verify(token: string): LinkClaims {
-    const [body, sig, extra] = token.split('.');
+    const [body, sig, extra] = token.split('~');
     if (!body || !sig || extra !== undefined || token.length > 2048)
       throw new ForbiddenError('This download link is not valid. Ask the bot for a new one.');
     const expected = Buffer.from(this.sign(body));
@@ -84,6 +86,11 @@ export class DownloadLinks {
       );
     return claims;
   }
+}
+
+/** The path a link opens, relative to the app's public base URL. */
+export function downloadPath(token: string): string {
+  return `/api/downloads?link=${encodeURIComponent(token)}`;
 }
 
 /** A filename safe in Content-Disposition, plus its UTF-8 form (RFC 6266 / 5987). */
@@ -108,16 +115,17 @@ export interface DownloadDeps {
 }
 
 /**
- * `GET /api/downloads/{token}`: streams a recording from Graph to the browser with
+ * `GET /api/downloads?link={token}` (in the query, which the request log leaves out): streams a recording from Graph to the browser with
  * backpressure (never buffered), passing Range through so players can seek. A completed full
  * download counts once (`downloadCount`, `lastDownloadedAt`) and is audited with who, when and
  * how many bytes; an aborted one is audited as aborted.
  */
 export function registerDownloadRoutes(server: Server, deps: DownloadDeps): void {
   const log = deps.logger.child({ component: 'downloads' });
-  server.get('/api/downloads/:token', async (req: Request, res: Response) => {
+  server.get('/api/downloads', async (req: Request, res: Response) => {
     try {
-      const claims = deps.links.verify(String(req.params.token ?? ''));
+      const link = new URL(req.url ?? '/', 'http://x').searchParams.get('link') ?? '';
+      const claims = deps.links.verify(link);
       const recording = await deps.store.recordings.get(claims.r);
       if (!recording) throw new NotFoundError('That recording is no longer available.');
       const range = req.header('range');

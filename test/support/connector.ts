@@ -27,6 +27,9 @@ export async function startConnector(
     activity: Record<string, unknown>;
   }[] = [];
   let n = 0;
+  /** What the next POSTs get instead of 200: a status (403: the bot was removed) or a hang. */
+  const faults: ('hang' | number)[] = [];
+  const hung: http.ServerResponse[] = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const chunks: Buffer[] = [];
@@ -36,6 +39,13 @@ export async function startConnector(
       const members = /^\/v3\/conversations\/([^/]+)\/pagedmembers$/.exec(url.pathname);
       const update = /^\/v3\/conversations\/([^/]+)\/activities\/([^/]+)$/.exec(url.pathname);
       const team = /^\/v3\/teams\/([^/]+)$/.exec(url.pathname);
+      const member = /^\/v3\/conversations\/([^/]+)\/members\/([^/]+)$/.exec(url.pathname);
+      if (req.method === 'GET' && member) {
+        const found = roster.find((m) => m.id === decodeURIComponent(member[2]!));
+        res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(found ?? { error: { code: 'MemberNotFoundInConversation' } }));
+        return;
+      }
       const teamDetails = team && teams[decodeURIComponent(team[1]!)];
       if (req.method === 'GET' && teamDetails) {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -50,6 +60,15 @@ export async function startConnector(
         });
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ id: decodeURIComponent(update[2]!) }));
+        return;
+      }
+      if (req.method === 'POST' && post && faults.length) {
+        const fault = faults.shift()!;
+        if (fault === 'hang') hung.push(res);
+        else {
+          res.writeHead(fault, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { code: 'BotNotInConversationRoster', message: 'x' } }));
+        }
         return;
       }
       if (req.method === 'POST' && post) {
@@ -72,6 +91,7 @@ export async function startConnector(
   return {
     serviceUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
     activities,
+    faults,
     /** Cards updated in place (`PUT …/activities/{id}`). */
     updates,
     /** Text of the bot's text messages (typing indicators and cards left out). */
@@ -86,6 +106,7 @@ export async function startConnector(
         .map((a) => String(a.activity.text)),
     close: () =>
       new Promise<void>((resolve) => {
+        for (const r of hung.splice(0)) r.destroy();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

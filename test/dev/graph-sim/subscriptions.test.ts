@@ -373,6 +373,8 @@ describe('dev/graph-sim: subscriptions and change notifications', function () {
         {
           audience: APP_ID,
           issuer: `https://sts.windows.net/${h.sim.state.tenant.id}/`,
+          // Issued on the simulator's clock, as Graph's tokens are on Graph's.
+          currentDate: h.sim.clock.protocolNow(),
         },
       );
       assert.equal(payload.appid, NOTIFICATION_PUBLISHER_APP_ID);

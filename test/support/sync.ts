@@ -1,0 +1,234 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { classroomBotRoutes, ConnectorPoster, createAdapter } from '../../bot/index.js';
+import { makeEncryptionCertificatePem } from '../../dev/notification-cert.js';
+import type { SimTenant } from '../../dev/graph-sim/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createApp, type App } from '../../src/server/index.js';
+import { DownloadLinks, syncRoutes, type SyncRuntime } from '../../src/sync/index.js';
+import { startConnector, type RosterMember } from './connector.js';
+import { graphEnv, LEARNER, ORGANIZER, startSim, testTenant, type SimHandle } from './graph.js';
+import { silentLogger } from './logger.js';
+import { eventually, tempDir, uniqueDbName, type TestMongo } from './mongo.js';
+import { simClient } from './sim-http.js';
+
+export const NOW = new Date('2030-03-01T08:00:00Z');
+export const CHANNEL = '19:biology@thread.tacv2';
+export const TEAM_GROUP = '7d1c0b8e-2f43-4c0e-9a8b-1f2e3d4c5b6a';
+export const OUTSIDER = '22222222-aaaa-4bbb-8ccc-000000000077';
+export const LINK_KEY = 'test-download-link-key-0123456789abcdef';
+const roster: RosterMember[] = [
+  { id: '29:ina', name: 'Ina Organizer', aadObjectId: ORGANIZER, email: 'ina@test.example' },
+  { id: '29:leo', name: 'Leo Learner', aadObjectId: LEARNER, email: 'leo@test.example' },
+];
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface SyncWorldOptions {
+  /** Rich notifications (includeResourceData, encrypted for a test certificate). */
+  rich?: boolean;
+  scope?: 'organizer' | 'tenant';
+  tenant?: Partial<SimTenant>;
+  /** Extra app settings. */
+  env?: Record<string, string>;
+}
+
+/**
+ * The recording-sync world over real protocols: the Graph simulator (HTTPS, delivering to the
+ * app's webhook), the app with the bot and the sync, a Bot Connector stand-in for the class
+ * channel, and MongoDB. The app's clock is the simulator's protocol clock, as Graph's would be.
+ */
+export async function startSyncWorld(mongo: TestMongo, options: SyncWorldOptions = {}) {
+  const h: SimHandle = await startSim({
+    startTime: NOW,
+    tenant: testTenant({
+      teams: [
+        {
+          id: TEAM_GROUP,
+          displayName: 'Biology 101',
+          owners: [ORGANIZER],
+          members: [ORGANIZER, LEARNER],
+          channels: [{ id: CHANNEL, displayName: 'General' }],
+        },
+      ],
+      ...options.tenant,
+    }),
+  });
+  h.sim.state.tenant.apps[0]!.roles.push('TeamMember.Read.All', 'GroupMember.Read.All');
+  const connector = await startConnector(roster, {
+    'team-1': { name: 'Biology 101', aadGroupId: TEAM_GROUP },
+  });
+  const files = tempDir('cr-sync-');
+  let certFile: string | undefined;
+  if (options.rich) {
+    certFile = path.join(files.dir, 'notifications.pem');
+    fs.writeFileSync(certFile, await makeEncryptionCertificatePem());
+  }
+  const dbName = uniqueDbName('sync');
+  const now = () => h.sim.clock.protocolNow();
+  const apps: { app: App; runtime: SyncRuntime; url: string }[] = [];
+
+  /** Starts one app instance on the shared store (call twice for two instances). */
+  async function startInstance(extra: Record<string, string> = {}) {
+    const port = await freePort();
+    const config = loadConfig({
+      MONGODB_URI: mongo.uri,
+      MONGODB_DB: dbName,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DEFAULT_TIME_ZONE: 'Europe/Berlin',
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      SECRET_DOWNLOAD_LINK_KEY: LINK_KEY,
+      SUBSCRIPTION_SCOPE: options.scope ?? 'organizer',
+      ...(certFile ? { NOTIFICATION_CERT_FILE: certFile } : {}),
+      ...graphEnv(h.sim),
+      ...options.env,
+      ...extra,
+    });
+    const logger = process.env.SYNC_DEBUG
+      ? (await import('../../src/logging/index.js')).createLogger({ level: 'debug' })
+      : silentLogger();
+    const adapter = createAdapter(config.bot, logger);
+    const links = new DownloadLinks(LINK_KEY, config.sync.downloadLinkTtlSeconds, now);
+    let runtime: SyncRuntime | undefined;
+    const app = createApp({
+      config,
+      logger,
+      routes: [
+        classroomBotRoutes(config, {
+          now,
+          retryDelayMs: 1,
+          adapter,
+          links,
+          onMeetingEnabled: () => runtime?.refreshSubscriptions(),
+        }),
+        syncRoutes(config, {
+          poster: new ConnectorPoster(adapter, ''),
+          links,
+          now,
+          timing: {
+            workerPollMs: 50,
+            leaseMs: 3000,
+            backoffBaseMs: 50,
+            managerTickMs: 200,
+            managerLeaseMs: 1500,
+          },
+          onReady: (r) => (runtime = r),
+        }),
+      ],
+    });
+    const { url } = await app.start();
+    const entry = { app, runtime: runtime!, url };
+    apps.push(entry);
+    return entry;
+  }
+
+  let seq = 0;
+  /** A message in the class channel, as Teams would send it to the bot. */
+  function activity(text: string, overrides: Record<string, unknown> = {}) {
+    return {
+      type: 'message',
+      id: `act-${++seq}`,
+      text,
+      channelId: 'msteams',
+      serviceUrl: connector.serviceUrl,
+      timestamp: now().toISOString(),
+      from: { id: '29:ina', name: 'Ina Organizer', aadObjectId: ORGANIZER },
+      recipient: { id: '28:bot', name: 'Classroom Recorder' },
+      conversation: { id: CHANNEL, conversationType: 'channel', tenantId: h.sim.state.tenant.id },
+      channelData: {
+        team: { id: 'team-1', name: 'Biology 101', aadGroupId: TEAM_GROUP },
+        channel: { id: CHANNEL, name: 'General' },
+        tenant: { id: h.sim.state.tenant.id },
+      },
+      ...overrides,
+    };
+  }
+
+  async function postActivity(base: string, body: unknown): Promise<Response> {
+    return fetch(`${base}/api/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+  }
+
+  const world = {
+    h,
+    sim: h.sim,
+    simHttp: simClient(h.sim),
+    connector,
+    apps,
+    startInstance,
+    activity,
+    postActivity,
+    now,
+    get store() {
+      return apps[0]!.app.store;
+    },
+    /** Schedules a class through the bot; resolves to the stored meeting once subscribed. */
+    async schedule(title = 'Biology 101 – Week 3', when = 'tomorrow 10:00 for 60 min') {
+      const base = apps[0]!.url;
+      const res = await postActivity(base, activity(`schedule "${title}" ${when}`));
+      if (res.status !== 200) throw new Error(`schedule: ${res.status} ${await res.text()}`);
+      const meeting = await world.store.meetings.listByOrganizer(ORGANIZER, 50);
+      const m = meeting.find((x) => x.title === title);
+      if (m?.recordingStatus !== 'enabled') throw new Error(`not scheduled: ${JSON.stringify(m)}`);
+      return m;
+    },
+    /** Waits until the subscriptions for the organizer exist. */
+    async subscribed(count = 2): Promise<void> {
+      const ok = await eventually(async () => h.sim.state.subscriptions.size >= count, 10_000);
+      if (!ok)
+        throw new Error(`expected ${count} subscriptions, got ${h.sim.state.subscriptions.size}`);
+      // …and are stored (the manager stores each right after Graph answers).
+      await eventually(
+        async () => (await world.store.db.collection('subscriptions').countDocuments()) >= count,
+        5000,
+      );
+    },
+    /** Ends the meeting on the simulator: its recording and transcript appear and are notified. */
+    endMeeting(onlineMeetingId: string): void {
+      const m = h.sim.state.meetings.get(onlineMeetingId);
+      if (!m) throw new Error(`no simulator meeting ${onlineMeetingId}`);
+      h.sim.endMeeting(m);
+    },
+    /** Recording cards the connector received (new posts), by recording id. */
+    recordingCards() {
+      return connector.activities.filter((a) => {
+        const card = (
+          a.activity.attachments as { content?: { body?: { text?: string }[] } }[] | undefined
+        )?.[0]?.content;
+        return card?.body?.[0]?.text === 'New class recording';
+      });
+    },
+    /** Cards updated in place. */
+    recordingCardUpdates() {
+      return connector.updates.filter((u) => {
+        const card = (
+          u.activity.attachments as { content?: { body?: { text?: string }[] } }[] | undefined
+        )?.[0]?.content;
+        return card?.body?.[0]?.text === 'New class recording';
+      });
+    },
+    async stop(): Promise<void> {
+      for (const a of apps.splice(0)) await a.app.stop();
+      await connector.close();
+      await h.stop();
+      files.remove();
+    },
+  };
+  return world;
+}
+
+export type SyncWorld = Awaited<ReturnType<typeof startSyncWorld>>;
