@@ -46,6 +46,8 @@ export interface SyncConfig {
   downloadLinkKey: string | undefined;
   downloadLinkTtlSeconds: number;
   workers: number;
+  /** How long a worker holds an inbox item; a crashed worker's items are retried after it. */
+  leaseSeconds: number;
   reconcileIntervalSeconds: number;
 }
 
@@ -157,6 +159,7 @@ const FIX: Record<string, string> = {
   DOWNLOAD_LINK_TTL_SECONDS: 'Set it in seconds, e.g. 300.',
   SYNC_WORKERS: 'Set how many notifications one instance works on at once, e.g. 2.',
   RECONCILE_INTERVAL_SECONDS: 'Set it in seconds, e.g. 300.',
+  SYNC_LEASE_SECONDS: 'Set it in seconds, e.g. 60 (longer than a card post can take).',
 };
 
 const guid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, {
@@ -217,6 +220,7 @@ const appSchema = z.object({
     .optional(),
   DOWNLOAD_LINK_TTL_SECONDS: int(10, 3600).default(300),
   SYNC_WORKERS: int(1, 32).default(2),
+  SYNC_LEASE_SECONDS: int(1, 3600).default(60),
   RECONCILE_INTERVAL_SECONDS: int(1, 86_400).default(300),
   SECRET_BOT_PASSWORD: z.string().optional(),
   DEFAULT_TIME_ZONE: z
@@ -341,6 +345,7 @@ export function loadConfig(env: Env): Config {
       downloadLinkKey: e.SECRET_DOWNLOAD_LINK_KEY,
       downloadLinkTtlSeconds: e.DOWNLOAD_LINK_TTL_SECONDS,
       workers: e.SYNC_WORKERS,
+      leaseSeconds: e.SYNC_LEASE_SECONDS,
       reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     },
     port: e.PORT,

@@ -112,7 +112,7 @@ export function syncRoutes(config: Config, options: SyncOptions): RouteRegistrar
       subscriptions,
       concurrency: config.sync.workers,
       pollMs: t.workerPollMs,
-      leaseMs: t.leaseMs,
+      leaseMs: t.leaseMs ?? config.sync.leaseSeconds * 1000,
       backoffBaseMs: t.backoffBaseMs,
     });
     const reconciler: Reconciler = new Reconciler({

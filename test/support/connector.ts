@@ -92,6 +92,8 @@ export async function startConnector(
     serviceUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
     activities,
     faults,
+    /** Requests left hanging by a 'hang' fault so far. */
+    hung: () => hung.length,
     /** Cards updated in place (`PUT …/activities/{id}`). */
     updates,
     /** Text of the bot's text messages (typing indicators and cards left out). */

@@ -6,6 +6,7 @@ import { makeEncryptionCertificatePem } from '../../dev/notification-cert.js';
 import type { SimTenant } from '../../dev/graph-sim/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createApp, type App } from '../../src/server/index.js';
+import { createStore, type Store } from '../../src/store/index.js';
 import { DownloadLinks, syncRoutes, type SyncRuntime } from '../../src/sync/index.js';
 import { startConnector, type RosterMember } from './connector.js';
 import { graphEnv, LEARNER, ORGANIZER, startSim, testTenant, type SimHandle } from './graph.js';
@@ -41,6 +42,8 @@ export interface SyncWorldOptions {
   tenant?: Partial<SimTenant>;
   /** Extra app settings. */
   env?: Record<string, string>;
+  /** The simulator on real time (for an app in a child process, which uses the real clock). */
+  realTime?: boolean;
 }
 
 /**
@@ -50,7 +53,7 @@ export interface SyncWorldOptions {
  */
 export async function startSyncWorld(mongo: TestMongo, options: SyncWorldOptions = {}) {
   const h: SimHandle = await startSim({
-    startTime: NOW,
+    startTime: options.realTime ? undefined : NOW,
     tenant: testTenant({
       teams: [
         {
@@ -77,6 +80,7 @@ export async function startSyncWorld(mongo: TestMongo, options: SyncWorldOptions
   const dbName = uniqueDbName('sync');
   const now = () => h.sim.clock.protocolNow();
   const apps: { app: App; runtime: SyncRuntime; url: string }[] = [];
+  let own: Store | undefined;
 
   /** Starts one app instance on the shared store (call twice for two instances). */
   async function startInstance(extra: Record<string, string> = {}) {
@@ -166,6 +170,8 @@ export async function startSyncWorld(mongo: TestMongo, options: SyncWorldOptions
   const world = {
     h,
     sim: h.sim,
+    dbName,
+    certFile,
     simHttp: simClient(h.sim),
     connector,
     apps,
@@ -173,8 +179,11 @@ export async function startSyncWorld(mongo: TestMongo, options: SyncWorldOptions
     activity,
     postActivity,
     now,
-    get store() {
-      return apps[0]!.app.store;
+    /** The shared store (through the first instance, or a connection of the test's own). */
+    get store(): Store {
+      if (apps[0]) return apps[0].app.store;
+      own ??= createStore({ uri: mongo.uri, dbName, logger: silentLogger() });
+      return own;
     },
     /** Schedules a class through the bot; resolves to the stored meeting once subscribed. */
     async schedule(title = 'Biology 101 – Week 3', when = 'tomorrow 10:00 for 60 min') {
@@ -223,6 +232,7 @@ export async function startSyncWorld(mongo: TestMongo, options: SyncWorldOptions
     },
     async stop(): Promise<void> {
       for (const a of apps.splice(0)) await a.app.stop();
+      await own?.close();
       await connector.close();
       await h.stop();
       files.remove();
