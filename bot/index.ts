@@ -712,6 +712,41 @@ export class ClassroomBot extends TeamsActivityHandler {
         ),
       );
     }
+    // Recording sync: cards that could not be posted, the inbox, the last reconcile, drops.
+    const store = this.deps.store;
+    const [deadCards, inbox, reconcile, drops] = await Promise.all([
+      store.recordings.listFailedCards(10),
+      store.inbox.countByStatus(),
+      store.stats.get('reconcile.last'),
+      store.stats.list('notifications.dropped.'),
+    ]);
+    lines.push(
+      '',
+      '**Recording cards**',
+      `- notifications waiting: ${inbox.pending + inbox.processing}, failed for good: ${inbox.failed}, ignored (meetings not scheduled here): ${inbox.ignored}`,
+    );
+    for (const r of deadCards)
+      lines.push(
+        `- not posted: **${r.title}** (${r._id.slice(0, 12)}…): ${r.card.error ?? 'unknown error'}`,
+      );
+    if (reconcile?.value) {
+      const v = reconcile.value as {
+        at: Date;
+        reason: string;
+        recordingsFound: number;
+        transcriptsFound: number;
+        reenforced: number;
+        errors: string[];
+      };
+      lines.push(
+        `- last reconcile: ${formatWhen(new Date(v.at), zone)} (${v.reason}): found ${v.recordingsFound} recording(s) and ${v.transcriptsFound} transcript(s) notifications missed, re-enabled recording on ${v.reenforced} meeting(s)${v.errors.length ? `, ${v.errors.length} error(s): ${v.errors[0]}` : ''}`,
+      );
+    } else lines.push('- last reconcile: not yet');
+    const dropped = drops.reduce((n, d) => n + (d.count ?? 0), 0);
+    if (dropped)
+      lines.push(
+        `- notifications refused at the webhook: ${dropped} (${drops.map((d) => `${d._id.slice('notifications.dropped.'.length).replace(/_/g, ' ')}: ${d.count}`).join('; ')})`,
+      );
     await context.sendActivity(lines.join('\n'));
   }
 

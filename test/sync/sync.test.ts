@@ -199,7 +199,14 @@ describe('sync: one recording card per recording', function () {
   });
 
   it('dead-letters a card the bot can no longer post (removed from the team) and reports it', async () => {
-    const meeting = await scheduledAndSubscribed();
+    const ADMINS = '5a0f1d2c-3b4e-4f60-8a7b-9c8d7e6f5a4b';
+    w = await startSyncWorld(mongo, {
+      tenant: { groups: [{ id: ADMINS, displayName: 'Admins', members: [ORGANIZER] }] },
+      env: { ADMIN_GROUP_ID: ADMINS },
+    });
+    await w.startInstance();
+    const meeting = await w.schedule();
+    await w.subscribed();
     w.connector.faults.push(403);
     w.endMeeting(meeting.onlineMeetingId!);
     await settle();
@@ -219,6 +226,11 @@ describe('sync: one recording card per recording', function () {
     assert.match(rec?.card.error, /HTTP 403/);
     const item = await w.store.db.collection('inbox').findOne({ 'payload.artifact': 'recording' });
     assert.equal(item?.status, 'failed');
+    // The admin report shows it.
+    await w.postActivity(w.apps[0]!.url, w.activity('report'));
+    const report = w.connector.texts().at(-1)!;
+    assert.match(report, /\*\*Recording cards\*\*/);
+    assert.match(report, /- not posted: \*\*Biology 101 – Week 3\*\* .*HTTP 403/);
   });
 
   it('posts one card per recording with two app instances on one store, under a burst', async () => {
