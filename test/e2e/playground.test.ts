@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { classroomBotRoutes } from '../../bot/index.js';
+import { classroomBotRoutes, ConnectorPoster, createAdapter } from '../../bot/index.js';
+import { DownloadLinks, syncRoutes, type SyncRuntime } from '../../src/sync/index.js';
+import { freePort, LINK_KEY } from '../support/sync.js';
 import { DEMO, demoTenant } from '../../dev/graph-sim/tenant.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createApp, type App } from '../../src/server/index.js';
 import { startSim, type SimHandle } from '../support/graph.js';
 import { silentLogger } from '../support/logger.js';
-import { startTestMongo, uniqueDbName, type TestMongo } from '../support/mongo.js';
+import { eventually, startTestMongo, uniqueDbName, type TestMongo } from '../support/mongo.js';
 import {
   cardOf,
   headingOf,
@@ -52,10 +54,13 @@ describe('end to end: scheduling through the Agents Playground', function () {
   });
   beforeEach(async () => {
     h = await startSim({ tenant: demoTenant(SECRET), startTime: NOW });
+    const port = await freePort();
     const config = loadConfig({
       MONGODB_URI: mongo.uri,
       MONGODB_DB: uniqueDbName('e2e'),
-      PORT: '0',
+      PORT: String(port),
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+      SECRET_DOWNLOAD_LINK_KEY: LINK_KEY,
       HOST: '127.0.0.1',
       AAD_APP_TENANT_ID: DEMO.tenantId,
       AAD_APP_CLIENT_ID: DEMO.appClientId,
@@ -64,10 +69,32 @@ describe('end to end: scheduling through the Agents Playground', function () {
       GRAPH_BASE_URL: h.sim.url,
       GRAPH_CA_FILE: h.sim.caPath,
     });
+    const logger = silentLogger();
+    // As main.ts wires it: one adapter and one link signer for the bot and the sync. The app's
+    // clock is the simulator's (Graph's) protocol clock.
+    const now = () => h.sim.clock.protocolNow();
+    const adapter = createAdapter(config.bot, logger);
+    const links = new DownloadLinks(LINK_KEY, 300, now);
+    let sync: SyncRuntime | undefined;
     app = createApp({
       config,
-      logger: silentLogger(),
-      routes: [classroomBotRoutes(config, { now: () => NOW, retryDelayMs: 1 })],
+      logger,
+      routes: [
+        classroomBotRoutes(config, {
+          now,
+          retryDelayMs: 1,
+          adapter,
+          links,
+          onMeetingEnabled: () => sync?.refreshSubscriptions(),
+        }),
+        syncRoutes(config, {
+          poster: new ConnectorPoster(adapter, ''),
+          links,
+          now,
+          timing: { workerPollMs: 50, managerTickMs: 200 },
+          onReady: (r) => (sync = r),
+        }),
+      ],
     });
     appUrl = (await app.start()).url;
     pg = await startPlayground(appUrl);
@@ -210,6 +237,43 @@ describe('end to end: scheduling through the Agents Playground', function () {
       posts.map((r) => r.status),
       [429, 201],
     );
+  });
+
+  it('posts the recording card in the channel when the meeting ends, and Download returns the file', async () => {
+    const { thread, mark } = await pg.say(
+      PG.general,
+      'schedule "Biology 101 – Week 3" tomorrow 10:00 for 60 min',
+    );
+    await replyIn(thread, /^Scheduled/, mark);
+    assert.ok(
+      await eventually(async () => h.sim.state.subscriptions.size === 2, 10_000),
+      'subscribed',
+    );
+    const meeting = [...h.sim.state.meetings.values()][0]!;
+    const before = pg.events.length;
+    h.sim.endMeeting(meeting);
+    const card = await pg.waitFor(
+      (e) => e.action === 'createMessage' && headingOf(e) === 'New class recording',
+      'the recording card',
+      before,
+    );
+    // A new post in the class channel (General), not a reply in the scheduling thread.
+    const post = card.message!.postConversationId ?? card.actionConversationId;
+    assert.notEqual(post, thread);
+    assert.ok(post.startsWith(PG.general));
+    const download = cardOf(card).actions!.find(
+      (a) => (a as { verb?: string }).verb === 'downloadRecording',
+    ) as { data: Record<string, unknown> };
+    const response = await pg.invoke(post, card.message!.messageId, {
+      action: { type: 'Action.Execute', verb: 'downloadRecording', data: download.data },
+    });
+    const url = (response.value as { actions: { title: string; url?: string }[] }).actions.find(
+      (a) => a.title === 'Download now',
+    )!.url!;
+    const file = await fetch(url);
+    assert.equal(file.status, 200);
+    assert.equal((await file.arrayBuffer()).byteLength, h.sim.state.tenant.recordingBytes);
+    assert.equal((await app.store.db.collection('recordings').findOne({}))?.downloadCount, 1);
   });
 
   it('refuses a learner politely and schedules nothing', async () => {

@@ -225,6 +225,21 @@ export async function connectPlayground(
       });
       return mark;
     },
+    /** Presses an Action.Execute button: the Playground sends `adaptiveCard/action` and returns the bot's answer. */
+    async invoke(
+      conversationId: string,
+      replyToId: string,
+      value: Record<string, unknown>,
+      from: string = PG.instructor,
+    ): Promise<{ statusCode?: number; value?: unknown }> {
+      return (await api('invoke', {
+        name: 'adaptiveCard/action',
+        value,
+        from: { id: from },
+        conversation: { id: conversationId },
+        replyToId,
+      })) as { statusCode?: number; value?: unknown };
+    },
     async stop(): Promise<void> {
       ws.close();
       await onStop();

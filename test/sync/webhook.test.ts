@@ -109,7 +109,11 @@ describe('sync: POST /api/notifications and /api/lifecycle', function () {
       assert.equal(r.status, 202, 'Graph is not told which items were refused');
       await new Promise((resolve) => setTimeout(resolve, 200));
       assert.equal(await inboxCount(), 0);
-      assert.equal(w.sim.requests.length, graphCalls, 'no Graph call');
+      // (The reconciler may call Graph on its own schedule; nothing may ask about this item.)
+      assert.ok(
+        w.sim.requests.slice(graphCalls).every((r) => !r.path.includes('r-forged')),
+        'no Graph call for a refused item',
+      );
       assert.deepEqual(await dropped(), {
         clientState_does_not_match: 2,
         unknown_subscription: 1,
