@@ -18,6 +18,7 @@ import type { Logger } from '../src/logging/index.js';
 import {
   SCHEDULE_EXAMPLE,
   isValidTimeZone,
+  formatWhen,
   fromWallClock,
   parseScheduleCommand,
   MeetingScheduler,
@@ -25,7 +26,7 @@ import {
   Roles,
 } from '../src/meetings/index.js';
 import { GraphRequestError } from '../src/errors/index.js';
-import { sendError, type RouteRegistrar } from '../src/server/index.js';
+import { readJsonBody, sendError, type RouteRegistrar } from '../src/server/index.js';
 import type { ConversationRecord, Meeting, NoticeOccasion, Store } from '../src/store/index.js';
 import {
   DEFAULT_CONSENT_NOTICE,
@@ -60,19 +61,6 @@ export interface BotDeps {
   /** The consent notice text (CONSENT_NOTICE_TEXT); a sensible default otherwise. */
   consentNotice?: string;
   now?: () => Date;
-}
-
-function formatWhen(start: Date, zone: string): string {
-  return new Intl.DateTimeFormat('en-GB', {
-    timeZone: zone,
-    weekday: 'short',
-    day: 'numeric',
-    month: 'short',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    timeZoneName: 'short',
-  }).format(start);
 }
 
 /** A submitted scheduling form (Action.Submit data plus the inputs). Checked before use. */
@@ -809,24 +797,7 @@ export function botRoutes(
     const bot = makeBot(deps);
     server.post('/api/messages', async (req: Request, res: Response) => {
       try {
-        const type = (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-        if (type !== 'application/json') {
-          res.status(415);
-          res.json({
-            error: {
-              code: 'UNSUPPORTED_MEDIA_TYPE',
-              message: 'Activities must be sent as application/json.',
-              requestId: req.requestId,
-            },
-          });
-          return;
-        }
-        let body: unknown;
-        try {
-          body = JSON.parse((req.body as Buffer | undefined)?.toString('utf8') ?? '');
-        } catch {
-          throw new ValidationError('The request body is not valid JSON.');
-        }
+        const body = readJsonBody(req, 'Activities');
         const parsed = activitySchema.safeParse(body);
         if (!parsed.success)
           throw new ValidationError(

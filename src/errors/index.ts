@@ -114,3 +114,10 @@ export class DeliveryError extends AppError {
     super(ErrorCode.Internal, message, options);
   }
 }
+
+/** The request body is not in the media type the route takes: 415. */
+export class UnsupportedMediaTypeError extends AppError {
+  constructor(message: string) {
+    super(ErrorCode.UnsupportedMediaType, message);
+  }
+}

@@ -17,5 +17,5 @@ export {
   type ScheduleResult,
   type SchedulerOptions,
 } from './scheduler.js';
-export { fromWallClock, wallClock } from './time.js';
+export { formatWhen, fromWallClock, wallClock } from './time.js';
 export { Roles, type Decision, type RoleOptions } from './roles.js';

@@ -70,3 +70,17 @@ export function fromWallClock(date: string, time: string, zone: string): Date | 
   at = new Date(naive - zoneOffsetMinutes(zone, at) * 60_000);
   return wallClock(at, zone).startsWith(`${date}T${t[1]}:${t[2]}`) ? at : undefined;
 }
+
+/** A meeting time for people: "Mon, 2 Mar 2030, 10:00 CET", in the class zone. */
+export function formatWhen(at: Date, zone: string): string {
+  return new Intl.DateTimeFormat('en-GB', {
+    timeZone: zone,
+    weekday: 'short',
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    timeZoneName: 'short',
+  }).format(at);
+}

@@ -10,6 +10,7 @@ import { registerHealthRoutes } from './health.js';
 import { createHttpServer } from './http.js';
 
 export { describe as describeError, sendError } from './errors.js';
+export { readJsonBody } from './body.js';
 
 /** Background work a capability runs while the app is up (workers, timers). */
 export interface Service {

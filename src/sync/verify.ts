@@ -274,16 +274,25 @@ export class NotificationVerifier {
     return tenants;
   }
 
+  /** Each item through its schema, and the stored subscriptions they name (one query). */
+  private async parseItems<S extends z.ZodType<{ subscriptionId: string }>>(
+    schema: S,
+    body: z.infer<typeof notificationBodySchema>,
+  ) {
+    const parsed = body.value.map((raw) => schema.safeParse(normalizeKeys(raw)));
+    const ids = [...new Set(parsed.flatMap((p) => (p.success ? [p.data.subscriptionId] : [])))];
+    const subs = new Map(
+      (ids.length ? await this.options.subscriptions.getMany(ids) : []).map((s) => [s._id, s]),
+    );
+    return { parsed, subs };
+  }
+
   async verifyChanges(
     body: z.infer<typeof notificationBodySchema>,
   ): Promise<{ accepted: VerifiedChange[]; rejected: Rejection[] }> {
     const accepted: VerifiedChange[] = [];
     const rejected: Rejection[] = [];
-    const parsed = body.value.map((raw) => changeItemSchema.safeParse(normalizeKeys(raw)));
-    const ids = [...new Set(parsed.flatMap((p) => (p.success ? [p.data.subscriptionId] : [])))];
-    const subs = new Map(
-      (ids.length ? await this.options.subscriptions.getMany(ids) : []).map((s) => [s._id, s]),
-    );
+    const { parsed, subs } = await this.parseItems(changeItemSchema, body);
     const rich = parsed.some((p) => p.success && p.data.encryptedContent);
     const tokenTenants = rich
       ? body.validationTokens?.length
@@ -354,11 +363,7 @@ export class NotificationVerifier {
   ): Promise<{ accepted: VerifiedLifecycle[]; rejected: Rejection[] }> {
     const accepted: VerifiedLifecycle[] = [];
     const rejected: Rejection[] = [];
-    const parsed = body.value.map((raw) => lifecycleItemSchema.safeParse(normalizeKeys(raw)));
-    const ids = [...new Set(parsed.flatMap((p) => (p.success ? [p.data.subscriptionId] : [])))];
-    const subs = new Map(
-      (ids.length ? await this.options.subscriptions.getMany(ids) : []).map((s) => [s._id, s]),
-    );
+    const { parsed, subs } = await this.parseItems(lifecycleItemSchema, body);
     parsed.forEach((p, index) => {
       const reject = (reason: string) => rejected.push({ index, reason });
       if (!p.success) {

@@ -1,7 +1,7 @@
 import type { Request, Response, Server } from 'restify';
 import { StoreUnavailableError, ValidationError } from '../errors/index.js';
 import type { Logger } from '../logging/index.js';
-import { sendError } from '../server/index.js';
+import { readJsonBody, sendError } from '../server/index.js';
 import type { NewInboxItem, Store } from '../store/index.js';
 import {
   notificationBodySchema,
@@ -81,24 +81,7 @@ export function registerWebhookRoutes(server: Server, deps: WebhookDeps): void {
           res.end(token);
           return;
         }
-        const type = (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-        if (type !== 'application/json') {
-          res.status(415);
-          res.json({
-            error: {
-              code: 'UNSUPPORTED_MEDIA_TYPE',
-              message: 'Notifications must be sent as application/json.',
-              requestId: req.requestId,
-            },
-          });
-          return;
-        }
-        let raw: unknown;
-        try {
-          raw = JSON.parse((req.body as Buffer | undefined)?.toString('utf8') ?? '');
-        } catch {
-          throw new ValidationError('The request body is not valid JSON.');
-        }
+        const raw = readJsonBody(req, 'Notifications');
         const body = notificationBodySchema.safeParse(raw);
         if (!body.success) {
           const issue = body.error.issues[0]!;

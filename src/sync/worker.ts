@@ -8,6 +8,7 @@ import type {
   RecordingRecord,
   Store,
 } from '../store/index.js';
+import { formatWhen } from '../meetings/index.js';
 import type { SubscriptionManager } from './subscriptions.js';
 
 /** What a recording card shows. Built here; drawn by the bot's template. */
@@ -61,19 +62,6 @@ export interface SyncWorkerOptions {
   pollMs?: number;
   /** Finished items stay this long (the dedupe window for late duplicates), then expire. */
   retainMs?: number;
-}
-
-function formatWhen(at: Date, zone: string): string {
-  return new Intl.DateTimeFormat('en-GB', {
-    timeZone: zone,
-    weekday: 'short',
-    day: 'numeric',
-    month: 'short',
-    year: 'numeric',
-    hour: '2-digit',
-    minute: '2-digit',
-    timeZoneName: 'short',
-  }).format(at);
 }
 
 export function formatDuration(ms: number): string {
