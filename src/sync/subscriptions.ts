@@ -170,8 +170,10 @@ export class SubscriptionManager {
       { subscriptionId: sub._id, resource: sub.resource, reason },
       'recreating subscription',
     );
-    await this.options.store.subscriptions.remove(sub._id);
+    // The new record is stored before the old one goes, so a concurrent manager round never
+    // sees the resource uncovered and subscribes it a second time.
     await this.create(sub.resource, sub.organizerId);
+    await this.options.store.subscriptions.remove(sub._id);
   }
 
   /** Reacts to a lifecycle event (from the inbox; any instance may run this). */
