@@ -274,96 +274,27 @@ export class NotificationVerifier {
     return tenants;
   }
 
-  /** Each item through its schema, and the stored subscriptions they name (one query). */
-  private async parseItems<S extends z.ZodType<{ subscriptionId: string }>>(
+  /**
+   * The checks every item gets, change or lifecycle: its schema, a subscription of ours, the
+   * subscription's clientState (constant time) and tenant. Passing items come back with their
+   * subscription; the subscriptions are read in one query.
+   */
+  private async checkItems<
+    S extends z.ZodType<{ subscriptionId: string; tenantId: string; clientState?: string | null }>,
+  >(
     schema: S,
     body: z.infer<typeof notificationBodySchema>,
-  ) {
+  ): Promise<{
+    passed: { index: number; item: z.output<S>; sub: SubscriptionRecord }[];
+    rejected: Rejection[];
+  }> {
     const parsed = body.value.map((raw) => schema.safeParse(normalizeKeys(raw)));
     const ids = [...new Set(parsed.flatMap((p) => (p.success ? [p.data.subscriptionId] : [])))];
     const subs = new Map(
       (ids.length ? await this.options.subscriptions.getMany(ids) : []).map((s) => [s._id, s]),
     );
-    return { parsed, subs };
-  }
-
-  async verifyChanges(
-    body: z.infer<typeof notificationBodySchema>,
-  ): Promise<{ accepted: VerifiedChange[]; rejected: Rejection[] }> {
-    const accepted: VerifiedChange[] = [];
+    const passed: { index: number; item: z.output<S>; sub: SubscriptionRecord }[] = [];
     const rejected: Rejection[] = [];
-    const { parsed, subs } = await this.parseItems(changeItemSchema, body);
-    const rich = parsed.some((p) => p.success && p.data.encryptedContent);
-    const tokenTenants = rich
-      ? body.validationTokens?.length
-        ? await this.validTokenTenants(body.validationTokens)
-        : 'rich notifications came without validationTokens'
-      : new Set<string>();
-
-    parsed.forEach((p, index) => {
-      const reject = (reason: string) => rejected.push({ index, reason });
-      if (!p.success) {
-        const issue = p.error.issues[0]!;
-        return reject(`schema: ${issue.path.join('.') || 'item'} ${issue.message}`);
-      }
-      const item = p.data;
-      const sub = subs.get(item.subscriptionId);
-      if (!sub) return reject('unknown subscription');
-      if (!clientStateMatches(item.clientState, sub.clientStateHash))
-        return reject('clientState does not match');
-      if (
-        item.tenantId.toLowerCase() !== this.options.tenantId.toLowerCase() ||
-        item.tenantId.toLowerCase() !== sub.tenantId.toLowerCase()
-      )
-        return reject('tenant does not match the subscription');
-      if (item.changeType !== 'created')
-        return reject(`changeType ${item.changeType} is not handled`);
-      const m = RESOURCE.exec(item.resource);
-      if (!m) return reject('resource is not a meeting recording or transcript');
-      const artifact: ArtifactKind =
-        m[2]!.toLowerCase() === 'recordings' ? 'recording' : 'transcript';
-      const expected = sub.resource.toLowerCase().endsWith('getalltranscripts')
-        ? 'transcript'
-        : 'recording';
-      if (artifact !== expected) return reject('resource does not match the subscription');
-      const change: VerifiedChange = {
-        kind: 'change',
-        subscriptionId: sub._id,
-        tenantId: item.tenantId.toLowerCase(),
-        artifact,
-        onlineMeetingId: m[1]!,
-        artifactId: m[3]!,
-        organizerId: sub.organizerId,
-      };
-      if (item.encryptedContent) {
-        if (typeof tokenTenants === 'string') return reject(tokenTenants);
-        if (!tokenTenants.has(change.tenantId))
-          return reject('no valid validation token for the tenant');
-        const key = this.options.decryptionKey;
-        if (!key || key.id !== item.encryptedContent.encryptionCertificateId)
-          return reject('encrypted with a certificate this app does not hold');
-        let resource: z.infer<typeof resourceSchema>;
-        try {
-          resource = resourceSchema.parse(decryptContent(item.encryptedContent, key));
-        } catch (err) {
-          return reject(`encryptedContent: ${(err as Error).message.slice(0, 120)}`);
-        }
-        if (resource.id !== change.artifactId || resource.meetingId !== change.onlineMeetingId)
-          return reject('encryptedContent does not describe the notified resource');
-        change.resource = resource;
-        change.organizerId ??= resource.meetingOrganizer?.user.id ?? undefined;
-      }
-      accepted.push(change);
-    });
-    return { accepted, rejected };
-  }
-
-  async verifyLifecycle(
-    body: z.infer<typeof notificationBodySchema>,
-  ): Promise<{ accepted: VerifiedLifecycle[]; rejected: Rejection[] }> {
-    const accepted: VerifiedLifecycle[] = [];
-    const rejected: Rejection[] = [];
-    const { parsed, subs } = await this.parseItems(lifecycleItemSchema, body);
     parsed.forEach((p, index) => {
       const reject = (reason: string) => rejected.push({ index, reason });
       if (!p.success) {
@@ -377,14 +308,95 @@ export class NotificationVerifier {
         return reject('clientState does not match');
       if (item.tenantId.toLowerCase() !== sub.tenantId.toLowerCase())
         return reject('tenant does not match the subscription');
-      accepted.push({
-        kind: 'lifecycle',
-        subscriptionId: sub._id,
-        tenantId: item.tenantId.toLowerCase(),
-        lifecycleEvent: item.lifecycleEvent,
-        subscriptionExpirationDateTime: item.subscriptionExpirationDateTime,
-      });
+      passed.push({ index, item, sub });
     });
+    return { passed, rejected };
+  }
+
+  async verifyChanges(
+    body: z.infer<typeof notificationBodySchema>,
+  ): Promise<{ accepted: VerifiedChange[]; rejected: Rejection[] }> {
+    const accepted: VerifiedChange[] = [];
+    const { passed, rejected } = await this.checkItems(changeItemSchema, body);
+    const rich = passed.some((p) => p.item.encryptedContent);
+    const tokenTenants = rich
+      ? body.validationTokens?.length
+        ? await this.validTokenTenants(body.validationTokens)
+        : 'rich notifications came without validationTokens'
+      : new Set<string>();
+
+    for (const { index, item, sub } of passed) {
+      const reject = (reason: string) => rejected.push({ index, reason });
+      if (item.tenantId.toLowerCase() !== this.options.tenantId.toLowerCase()) {
+        reject('tenant does not match the subscription');
+        continue;
+      }
+      if (item.changeType !== 'created') {
+        reject(`changeType ${item.changeType} is not handled`);
+        continue;
+      }
+      const change = this.change(item, sub, tokenTenants);
+      if (typeof change === 'string') reject(change);
+      else accepted.push(change);
+    }
+    // Reasons in item order, as they are logged.
+    rejected.sort((a, b) => a.index - b.index);
+    return { accepted, rejected };
+  }
+
+  /** A change item that passed the common checks: its resource, and rich content if any. */
+  private change(
+    item: z.output<typeof changeItemSchema>,
+    sub: SubscriptionRecord,
+    tokenTenants: Set<string> | string,
+  ): VerifiedChange | string {
+    const m = RESOURCE.exec(item.resource);
+    if (!m) return 'resource is not a meeting recording or transcript';
+    const artifact: ArtifactKind =
+      m[2]!.toLowerCase() === 'recordings' ? 'recording' : 'transcript';
+    const expected = sub.resource.toLowerCase().endsWith('getalltranscripts')
+      ? 'transcript'
+      : 'recording';
+    if (artifact !== expected) return 'resource does not match the subscription';
+    const change: VerifiedChange = {
+      kind: 'change',
+      subscriptionId: sub._id,
+      tenantId: item.tenantId.toLowerCase(),
+      artifact,
+      onlineMeetingId: m[1]!,
+      artifactId: m[3]!,
+      organizerId: sub.organizerId,
+    };
+    if (!item.encryptedContent) return change;
+    if (typeof tokenTenants === 'string') return tokenTenants;
+    if (!tokenTenants.has(change.tenantId)) return 'no valid validation token for the tenant';
+    const key = this.options.decryptionKey;
+    if (!key || key.id !== item.encryptedContent.encryptionCertificateId)
+      return 'encrypted with a certificate this app does not hold';
+    let resource: z.infer<typeof resourceSchema>;
+    try {
+      resource = resourceSchema.parse(decryptContent(item.encryptedContent, key));
+    } catch (err) {
+      return `encryptedContent: ${(err as Error).message.slice(0, 120)}`;
+    }
+    if (resource.id !== change.artifactId || resource.meetingId !== change.onlineMeetingId)
+      return 'encryptedContent does not describe the notified resource';
+    change.resource = resource;
+    change.organizerId ??= resource.meetingOrganizer?.user.id ?? undefined;
+    return change;
+  }
+
+  async verifyLifecycle(
+    body: z.infer<typeof notificationBodySchema>,
+  ): Promise<{ accepted: VerifiedLifecycle[]; rejected: Rejection[] }> {
+    const { passed, rejected } = await this.checkItems(lifecycleItemSchema, body);
+    const accepted = passed.map(({ item, sub }): VerifiedLifecycle => ({
+      kind: 'lifecycle',
+      subscriptionId: sub._id,
+      tenantId: item.tenantId.toLowerCase(),
+      lifecycleEvent: item.lifecycleEvent,
+      subscriptionExpirationDateTime: item.subscriptionExpirationDateTime,
+    }));
     return { accepted, rejected };
   }
 }
