@@ -1,10 +1,8 @@
 import { loadConfig } from './config/index.js';
 import { ConfigError } from './errors/index.js';
-import { classroomBotRoutes, ConnectorPoster, createAdapter } from '../bot/index.js';
-import { DownloadLinks } from './downloads/index.js';
+import { classroomRoutes } from './classroom.js';
 import { createLogger } from './logging/index.js';
 import { createApp } from './server/index.js';
-import { syncRoutes, type SyncRuntime } from './sync/index.js';
 
 /**
  * The app process. Reads the environment once, fails fast on bad config with one line, and
@@ -22,31 +20,7 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.logLevel });
-  // One adapter for the bot's turns and the sync's proactive cards; one link signer for the
-  // bot (which mints download links) and the download route (which checks them).
-  const adapter = createAdapter(config.bot, logger);
-  const links = new DownloadLinks(
-    config.sync.downloadLinkKey,
-    config.sync.downloadLinkTtlSeconds,
-    () => new Date(),
-  );
-  let sync: SyncRuntime | undefined;
-  const app = createApp({
-    config,
-    logger,
-    routes: [
-      classroomBotRoutes(config, {
-        adapter,
-        links,
-        onMeetingEnabled: () => sync?.refreshSubscriptions(),
-      }),
-      syncRoutes(config, {
-        poster: new ConnectorPoster(adapter, config.bot?.appId ?? ''),
-        links,
-        onReady: (runtime) => (sync = runtime),
-      }),
-    ],
-  });
+  const app = createApp({ config, logger, routes: classroomRoutes(config, { logger }) });
   const { url, port } = await app.start();
   if (process.send) process.send({ type: 'listening', url, port });
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { classroomBotRoutes, ConnectorPoster, createAdapter } from '../../bot/index.js';
-import { DownloadLinks, syncRoutes, type SyncRuntime } from '../../src/sync/index.js';
+import { classroomRoutes } from '../../src/classroom.js';
 import { freePort, LINK_KEY } from '../support/sync.js';
 import { DEMO, demoTenant } from '../../dev/graph-sim/tenant.js';
 import { loadConfig } from '../../src/config/index.js';
@@ -69,32 +68,17 @@ describe('end to end: scheduling through the Agents Playground', function () {
       GRAPH_BASE_URL: h.sim.url,
       GRAPH_CA_FILE: h.sim.caPath,
     });
+    // The app as main.ts wires it, on the simulator's (Graph's) protocol clock.
     const logger = silentLogger();
-    // As main.ts wires it: one adapter and one link signer for the bot and the sync. The app's
-    // clock is the simulator's (Graph's) protocol clock.
-    const now = () => h.sim.clock.protocolNow();
-    const adapter = createAdapter(config.bot, logger);
-    const links = new DownloadLinks(LINK_KEY, 300, now);
-    let sync: SyncRuntime | undefined;
     app = createApp({
       config,
       logger,
-      routes: [
-        classroomBotRoutes(config, {
-          now,
-          retryDelayMs: 1,
-          adapter,
-          links,
-          onMeetingEnabled: () => sync?.refreshSubscriptions(),
-        }),
-        syncRoutes(config, {
-          poster: new ConnectorPoster(adapter, ''),
-          links,
-          now,
-          timing: { workerPollMs: 50, managerTickMs: 200 },
-          onReady: (r) => (sync = r),
-        }),
-      ],
+      routes: classroomRoutes(config, {
+        logger,
+        now: () => h.sim.clock.protocolNow(),
+        retryDelayMs: 1,
+        timing: { workerPollMs: 50, managerTickMs: 200 },
+      }),
     });
     appUrl = (await app.start()).url;
     pg = await startPlayground(appUrl);

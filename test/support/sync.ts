@@ -1,13 +1,13 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { classroomBotRoutes, ConnectorPoster, createAdapter } from '../../bot/index.js';
+import { classroomRoutes } from '../../src/classroom.js';
 import { makeEncryptionCertificatePem } from '../../dev/notification-cert.js';
 import type { SimTenant } from '../../dev/graph-sim/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createApp, type App } from '../../src/server/index.js';
 import { createStore, type Store } from '../../src/store/index.js';
-import { DownloadLinks, syncRoutes, type SyncRuntime } from '../../src/sync/index.js';
+import type { SyncRuntime } from '../../src/sync/index.js';
 import { startConnector, type RosterMember } from './connector.js';
 import { graphEnv, LEARNER, ORGANIZER, startSim, testTenant, type SimHandle } from './graph.js';
 import { silentLogger } from './logger.js';
@@ -99,37 +99,24 @@ export async function startSyncWorld(mongo: TestMongo, options: SyncWorldOptions
       ...options.env,
       ...extra,
     });
-    const logger = process.env.SYNC_DEBUG
-      ? (await import('../../src/logging/index.js')).createLogger({ level: 'debug' })
-      : silentLogger();
-    const adapter = createAdapter(config.bot, logger);
-    const links = new DownloadLinks(LINK_KEY, config.sync.downloadLinkTtlSeconds, now);
+    const logger = silentLogger();
     let runtime: SyncRuntime | undefined;
     const app = createApp({
       config,
       logger,
-      routes: [
-        classroomBotRoutes(config, {
-          now,
-          retryDelayMs: 1,
-          adapter,
-          links,
-          onMeetingEnabled: () => runtime?.refreshSubscriptions(),
-        }),
-        syncRoutes(config, {
-          poster: new ConnectorPoster(adapter, ''),
-          links,
-          now,
-          timing: {
-            workerPollMs: 50,
-            leaseMs: 3000,
-            backoffBaseMs: 50,
-            managerTickMs: 200,
-            managerLeaseMs: 1500,
-          },
-          onReady: (r) => (runtime = r),
-        }),
-      ],
+      routes: classroomRoutes(config, {
+        logger,
+        now,
+        retryDelayMs: 1,
+        timing: {
+          workerPollMs: 50,
+          leaseMs: 3000,
+          backoffBaseMs: 50,
+          managerTickMs: 200,
+          managerLeaseMs: 1500,
+        },
+        onSync: (r) => (runtime = r),
+      }),
     });
     const { url } = await app.start();
     const entry = { app, runtime: runtime!, url };
