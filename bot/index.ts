@@ -8,7 +8,6 @@ import {
   type AdaptiveCardInvokeResponse,
   type AdaptiveCardInvokeValue,
   type CloudAdapter,
-  type ConversationReference,
 } from 'botbuilder';
 import type { Request, Response, Server } from 'restify';
 import { z } from 'zod';
@@ -36,6 +35,7 @@ import {
   scheduledCard,
 } from './cards/index.js';
 import { createAdapter } from './adapter.js';
+import { inConversation } from './poster.js';
 import { CommandRouter, type Command } from './commands.js';
 import { downloadPath, type DownloadLinks } from '../src/downloads/index.js';
 import { recordingCardData } from '../src/sync/index.js';
@@ -549,20 +549,14 @@ export class ClassroomBot extends TeamsActivityHandler {
     activity: Partial<Activity>,
   ): Promise<{ id?: string } | undefined> {
     let sent: { id?: string } | undefined;
-    let failure: unknown;
-    await (context.adapter as CloudAdapter).continueConversationAsync(
+    await inConversation(
+      context.adapter as CloudAdapter,
       this.deps.botAppId ?? '',
-      target.reference as Partial<ConversationReference>,
+      target,
       async (proactive) => {
-        try {
-          sent = await proactive.sendActivity(activity);
-        } catch (err) {
-          // Kept from the adapter's onTurnError, which would post into the other conversation.
-          failure = err;
-        }
+        sent = await proactive.sendActivity(activity);
       },
     );
-    if (failure !== undefined) throw failure;
     return sent;
   }
 

@@ -26,6 +26,32 @@ function deliveryError(err: unknown, what: string): DeliveryError {
 }
 
 /**
+ * Runs `logic` in a stored conversation (a proactive turn). The adapter hands errors inside a
+ * turn to onTurnError, which would tell that conversation "something went wrong" and swallow
+ * the error; here the error goes to the caller instead.
+ */
+export async function inConversation(
+  adapter: CloudAdapter,
+  botAppId: string,
+  conversation: ConversationRecord,
+  logic: (context: TurnContext) => Promise<void>,
+): Promise<void> {
+  let failure: unknown;
+  await adapter.continueConversationAsync(
+    botAppId,
+    conversation.reference as Partial<ConversationReference>,
+    async (context) => {
+      try {
+        await logic(context);
+      } catch (err) {
+        failure = err;
+      }
+    },
+  );
+  if (failure !== undefined) throw failure;
+}
+
+/**
  * Posts and updates recording cards through the bot's adapter (proactive messages to the
  * stored conversation reference). Connector 403/404 become permanent DeliveryErrors.
  */
@@ -35,25 +61,11 @@ export class ConnectorPoster implements ClassPoster {
     private readonly botAppId: string,
   ) {}
 
-  private async inConversation(
+  private inConversation(
     conversation: ConversationRecord,
     logic: (context: TurnContext) => Promise<void>,
   ): Promise<void> {
-    // The adapter hands errors inside a turn to onTurnError (which would tell the channel
-    // "something went wrong"); a proactive post must fail to its caller instead.
-    let failure: unknown;
-    await this.adapter.continueConversationAsync(
-      this.botAppId,
-      conversation.reference as Partial<ConversationReference>,
-      async (context) => {
-        try {
-          await logic(context);
-        } catch (err) {
-          failure = err;
-        }
-      },
-    );
-    if (failure !== undefined) throw failure;
+    return inConversation(this.adapter, this.botAppId, conversation, logic);
   }
 
   async post(conversation: ConversationRecord, card: RecordingCardData): Promise<string> {
