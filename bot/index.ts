@@ -309,10 +309,10 @@ export class ClassroomBot extends TeamsActivityHandler {
         : this.userZone(context);
     // What the user typed is kept on the form, even when it failed validation.
     const values: Partial<FormValues> = parsed.success ? parsed.data : typedValues(raw);
-    const channels = await this.classChoices(context);
+    // The channel list is read only when the form goes back to the user.
     const reshow = async (error: string): Promise<void> => {
       const card = scheduleFormCard({
-        channels,
+        channels: await this.classChoices(context),
         classChannel: values.classChannel,
         formId: values.formId ?? randomUUID(),
         timeZone: zone,
