@@ -2,7 +2,6 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
@@ -10,6 +9,7 @@ import { loadConfig, loadLauncherConfig, redactUri, type Env } from '../src/conf
 import { ConfigError } from '../src/errors/index.js';
 import { DEMO } from './graph-sim/tenant.js';
 import { makeEncryptionCertificatePem } from './notification-cert.js';
+import { freePort } from './net.js';
 
 /**
  * `npm start`: the whole app locally, with no cloud account. Loads env/.env.<ENV_NAME> (and its
@@ -17,18 +17,6 @@ import { makeEncryptionCertificatePem } from './notification-cert.js';
  * app, and prints what runs where. Ctrl-C stops every child before the launcher exits.
  */
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-
-/** A free TCP port on loopback (the app's URL must be known before it starts, for Graph). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function readEnvFile(file: string): Env {
   return fs.existsSync(file) ? parseEnv(fs.readFileSync(file, 'utf8')) : {};

@@ -1,5 +1,6 @@
 import { Template } from 'adaptivecards-templating';
 import { CardFactory, type Attachment } from 'botbuilder';
+import type { RecordingCardData } from '../../src/sync/index.js';
 // Imported (not read from disk) so that `npm run build` copies the template into dist/.
 import consentTemplate from './consent-notice.json' with { type: 'json' };
 import formTemplate from './schedule-form.json' with { type: 'json' };
@@ -91,15 +92,8 @@ export function scheduledCard(data: {
   );
 }
 
-/** What the recording card shows (the sync worker builds it). */
-export interface RecordingCardView {
-  recordingId: string;
-  title: string;
-  when: string;
-  duration: string;
-  organizer: string;
-  viewUrl?: string;
-  transcripts: number;
+/** What the recording card shows: the sync worker's data, plus what one user's copy adds. */
+export interface RecordingCardView extends RecordingCardData {
   /** Only in the copy shown to the user who asked for a download link. */
   downloadUrl?: string;
   linkMinutes?: number;

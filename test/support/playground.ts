@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import path from 'node:path';
 import fs from 'node:fs';
 import WebSocket from 'ws';
 import YAML from 'yaml';
 import { tempDir } from './mongo.js';
+import { freePort } from '../../dev/net.js';
 
 /** What the Playground's web client receives over its conversation socket. */
 export interface PlaygroundEvent {
@@ -32,17 +32,6 @@ export const PG = {
   general: '19:general-biology101@thread.tacv2',
   personal: 'personal-chat-maya',
 } as const;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface PlaygroundUser {
   id: string;

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../../dev/net.js';
 import path from 'node:path';
 import { classroomRoutes } from '../../src/classroom.js';
 import { makeEncryptionCertificatePem } from '../../dev/notification-cert.js';
@@ -18,21 +18,19 @@ export const NOW = new Date('2030-03-01T08:00:00Z');
 export const CHANNEL = '19:biology@thread.tacv2';
 export const TEAM_GROUP = '7d1c0b8e-2f43-4c0e-9a8b-1f2e3d4c5b6a';
 export const OUTSIDER = '22222222-aaaa-4bbb-8ccc-000000000077';
+export { freePort };
 export const LINK_KEY = 'test-download-link-key-0123456789abcdef';
 const roster: RosterMember[] = [
   { id: '29:ina', name: 'Ina Organizer', aadObjectId: ORGANIZER, email: 'ina@test.example' },
   { id: '29:leo', name: 'Leo Learner', aadObjectId: LEARNER, email: 'leo@test.example' },
 ];
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
+/** Whether an activity the bot sent carries the recording card. */
+function isRecordingCard(activity: Record<string, unknown>): boolean {
+  const card = (
+    activity.attachments as { content?: { body?: { text?: string }[] } }[] | undefined
+  )?.[0]?.content;
+  return card?.body?.[0]?.text === 'New class recording';
 }
 
 export interface SyncWorldOptions {
@@ -199,23 +197,13 @@ export async function startSyncWorld(mongo: TestMongo, options: SyncWorldOptions
       if (!m) throw new Error(`no simulator meeting ${onlineMeetingId}`);
       h.sim.endMeeting(m);
     },
-    /** Recording cards the connector received (new posts), by recording id. */
+    /** Recording cards the connector received (new posts). */
     recordingCards() {
-      return connector.activities.filter((a) => {
-        const card = (
-          a.activity.attachments as { content?: { body?: { text?: string }[] } }[] | undefined
-        )?.[0]?.content;
-        return card?.body?.[0]?.text === 'New class recording';
-      });
+      return connector.activities.filter((a) => isRecordingCard(a.activity));
     },
     /** Cards updated in place. */
     recordingCardUpdates() {
-      return connector.updates.filter((u) => {
-        const card = (
-          u.activity.attachments as { content?: { body?: { text?: string }[] } }[] | undefined
-        )?.[0]?.content;
-        return card?.body?.[0]?.text === 'New class recording';
-      });
+      return connector.updates.filter((u) => isRecordingCard(u.activity));
     },
     async stop(): Promise<void> {
       for (const a of apps.splice(0)) await a.app.stop();
