@@ -13,6 +13,8 @@ export interface SubscriptionRecord {
   /** SHA-256 of the clientState; the secret itself is never stored. */
   clientStateHash: string;
   expirationDateTime: Date;
+  /** Set while one instance replaces this subscription (Graph dropped it). */
+  replacing?: { by: string; until: Date };
   createdAt: Date;
   updatedAt: Date;
 }
@@ -58,6 +60,20 @@ export class SubscriptionsRepository {
       this.coll.updateOne({ _id: id }, { $set: { expirationDateTime, updatedAt: now } }),
     );
     return r.matchedCount === 1;
+  }
+
+  /**
+   * Takes the right to replace a subscription. One caller wins until `now + ms`; a holder that
+   * died loses it then.
+   */
+  async claimReplacement(id: string, owner: string, now: Date, ms: number): Promise<boolean> {
+    const r = await this.run('subscriptions.claimReplacement', () =>
+      this.coll.updateOne(
+        { _id: id, $or: [{ replacing: { $exists: false } }, { 'replacing.until': { $lte: now } }] },
+        { $set: { replacing: { by: owner, until: new Date(now.getTime() + ms) }, updatedAt: now } },
+      ),
+    );
+    return r.modifiedCount === 1;
   }
 
   async remove(id: string): Promise<boolean> {

@@ -165,15 +165,34 @@ export class SubscriptionManager {
     return record;
   }
 
+  /**
+   * Replaces a subscription Graph no longer has. Only one caller replaces a given subscription
+   * (a claim on its record): a lifecycle event handled twice, or a renewal racing it, makes one
+   * new subscription. The new record is stored before the old one goes, so a concurrent manager
+   * round never sees the resource uncovered and subscribes it a second time.
+   */
   private async recreate(sub: SubscriptionRecord, reason: string): Promise<void> {
+    const { store, instanceId } = this.options;
+    if (
+      !(await store.subscriptions.claimReplacement(
+        sub._id,
+        instanceId,
+        this.options.now(),
+        this.leaseMs,
+      ))
+    ) {
+      this.log.info(
+        { subscriptionId: sub._id, reason },
+        'subscription is being recreated elsewhere',
+      );
+      return;
+    }
     this.log.warn(
       { subscriptionId: sub._id, resource: sub.resource, reason },
       'recreating subscription',
     );
-    // The new record is stored before the old one goes, so a concurrent manager round never
-    // sees the resource uncovered and subscribes it a second time.
     await this.create(sub.resource, sub.organizerId);
-    await this.options.store.subscriptions.remove(sub._id);
+    await store.subscriptions.remove(sub._id);
   }
 
   /** Reacts to a lifecycle event (from the inbox; any instance may run this). */

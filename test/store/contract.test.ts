@@ -270,6 +270,22 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
       updatedAt: at(0),
     });
 
+    it('gives the replacement of a subscription to one caller, and to another after expiry', async () => {
+      await store.subscriptions.upsert(sub('s1', at(4000)));
+      const racing = await Promise.all([
+        store.subscriptions.claimReplacement('s1', 'a', at(10), 60_000),
+        store.subscriptions.claimReplacement('s1', 'b', at(10), 60_000),
+      ]);
+      assert.deepEqual(racing.filter(Boolean).length, 1);
+      // Held for a minute (until at(11)); taken over after that.
+      assert.equal(await store.subscriptions.claimReplacement('s1', 'c', at(10.5), 60_000), false);
+      assert.equal(await store.subscriptions.claimReplacement('s1', 'c', at(11), 60_000), true);
+      assert.equal(
+        await store.subscriptions.claimReplacement('missing', 'a', at(10), 60_000),
+        false,
+      );
+    });
+
     it('upserts, keeps createdAt, lists the renewal queue soonest first, and removes', async () => {
       await store.subscriptions.upsert(sub('s1', at(4000)));
       await store.subscriptions.upsert(sub('s2', at(100)));

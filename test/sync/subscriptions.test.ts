@@ -59,8 +59,8 @@ describe('sync: subscription manager', function () {
     const firstExpiry = rec!.expirationDateTime.getTime();
     // Two and a half days later it is inside the renewal window.
     w.sim.clock.advance(60 * 3600_000);
-    const round = await manager.tick();
-    assert.ok(round.renewed.length >= 1, JSON.stringify(round));
+    // Renewed by this round or by the background one that may have come first.
+    await manager.tick();
     assert.ok(w.sim.state.subscriptions.get(rec!.id)!.expirationDateTime.getTime() > firstExpiry);
 
     // reauthorizationRequired: the app calls /reauthorize.
@@ -114,8 +114,28 @@ describe('sync: subscription manager', function () {
     );
     w.sim.state.subscriptions.delete(rec!.id); // gone on Graph's side
     w.sim.clock.advance(60 * 3600_000);
-    const round = await runtime.subscriptions!.tick();
-    assert.ok(round.recreated.includes(rec!.resource), JSON.stringify(round));
+    // Recreated by this round or by the background one that may have come first.
+    await runtime.subscriptions!.tick();
+    assert.equal(
+      [...w.sim.state.subscriptions.values()].filter((s) => s.resource === rec!.resource).length,
+      1,
+    );
+  });
+
+  it('recreates a removed subscription once, even when the event is handled twice at once', async () => {
+    w = await startSyncWorld(mongo);
+    const a = await w.startInstance();
+    const b = await w.startInstance();
+    await w.schedule();
+    await w.subscribed();
+    const [rec] = [...w.sim.state.subscriptions.values()].filter((s) =>
+      s.resource.endsWith('getAllRecordings'),
+    );
+    w.sim.state.subscriptions.delete(rec!.id);
+    await Promise.all([
+      a.runtime.subscriptions!.handleLifecycle(rec!.id, 'subscriptionRemoved'),
+      b.runtime.subscriptions!.handleLifecycle(rec!.id, 'subscriptionRemoved'),
+    ]);
     assert.equal(
       [...w.sim.state.subscriptions.values()].filter((s) => s.resource === rec!.resource).length,
       1,
