@@ -4,6 +4,7 @@ import { DownloadLinks } from './downloads/index.js';
 import type { Logger } from './logging/index.js';
 import type { RouteRegistrar } from './server/index.js';
 import { syncRoutes, type SyncOptions, type SyncRuntime } from './sync/index.js';
+import { tabRoutes } from './tab-api/index.js';
 
 export interface ClassroomOptions {
   logger: Logger;
@@ -19,8 +20,8 @@ export interface ClassroomOptions {
 
 /**
  * The product's capabilities, wired together: one Bot Framework adapter for the bot's turns and
- * the sync's proactive cards, one link signer for the bot (which mints download links) and the
- * download route (which checks them), and a newly scheduled meeting's organizer subscribed at
+ * the sync's proactive cards, one link signer for the bot and the tab (which mint download and
+ * play links) and the download route (which checks them), the channel tab and its API, and a newly scheduled meeting's organizer subscribed at
  * once. main.ts runs this; the end-to-end tests run the same wiring.
  */
 export function classroomRoutes(config: Config, options: ClassroomOptions): RouteRegistrar[] {
@@ -50,5 +51,6 @@ export function classroomRoutes(config: Config, options: ClassroomOptions): Rout
         options.onSync?.(runtime);
       },
     }),
+    tabRoutes(config, { links, now }),
   ];
 }

@@ -1,4 +1,5 @@
 import type { SimClock } from './clock.js';
+import type { Identity } from './identity.js';
 import type { Delivery } from './delivery.js';
 import { lifecycleItem } from './graph.js';
 import { GraphHttpError, sendJson, type Router, reply } from './http.js';
@@ -72,7 +73,22 @@ export interface ControlDeps {
   faults: Fault[];
   requests: RequestRecord[];
   endMeeting: (m: SimMeeting) => void;
+  identity: Identity;
+  baseUrl: () => string;
 }
+
+const ssoTokenSchema = z.object({
+  userId: z.string().min(1),
+  clientId: z.string().min(1),
+  version: z.enum(['1.0', '2.0']).default('2.0'),
+  /** Defaults: the client id (v2) or `api://localhost/{clientId}` (v1). */
+  audience: z.string().min(1).optional(),
+  scope: z.string().min(1).default('access_as_user'),
+  /** Test equipment: another tenant's id in `tid`, or an old issue time (expired tokens). */
+  tenantId: z.string().min(1).optional(),
+  issuedAt: z.iso.datetime().optional(),
+  lifetimeSeconds: z.number().int().min(1).max(86_400).default(3600),
+});
 
 /**
  * The control API, under /_sim: test equipment, never reachable through Graph paths. It ends
@@ -166,6 +182,33 @@ export function registerControlRoutes(router: Router, deps: ControlDeps): void {
     if (event === 'subscriptionRemoved') state.subscriptions.delete(s.id);
     delivery.enqueue('lifecycle', s, lifecycleItem(s, event));
     reply(ctx.res, 202);
+  });
+
+  // Stands in for the Teams client's `authentication.getAuthToken()`: a delegated token for the
+  // app's own API (tab SSO), for a user of the tenant and a registered app.
+  router.add('POST', '/_sim/sso-token', async (ctx) => {
+    const parsed = ssoTokenSchema.safeParse(await ctx.body());
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new GraphHttpError(400, 'BadRequest', `${issue.path.join('.')}: ${issue.message}`);
+    }
+    const r = parsed.data;
+    const user = state.user(r.userId);
+    if (!user) throw new GraphHttpError(404, 'NotFound', `No user ${r.userId} in the tenant.`);
+    if (!state.app(r.clientId))
+      throw new GraphHttpError(404, 'NotFound', `No app registration ${r.clientId}.`);
+    const tenantId = r.tenantId ?? state.tenant.id;
+    const token = await deps.identity.userToken({
+      tenantId,
+      user,
+      version: r.version,
+      audience: r.audience ?? (r.version === '2.0' ? r.clientId : `api://localhost/${r.clientId}`),
+      scope: r.scope,
+      v2Issuer: `${deps.baseUrl()}/${tenantId}/v2.0`,
+      nowMs: r.issuedAt ? Date.parse(r.issuedAt) : clock.protocolNowMs(),
+      lifetimeSeconds: r.lifetimeSeconds,
+    });
+    sendJson(ctx.res, 200, { token });
   });
 
   router.add('GET', '/_sim/requests', (ctx) => sendJson(ctx.res, 200, deps.requests));

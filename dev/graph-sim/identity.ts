@@ -14,6 +14,22 @@ import {
 export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
 export const GRAPH_APP_ID = '00000003-0000-0000-c000-000000000000';
 export const NOTIFICATION_PUBLISHER_APP_ID = '0bf30f3b-4a52-48df-9a82-234910c4a086';
+/** The Teams desktop/mobile client, which obtains tab SSO tokens (documented, pre-authorized). */
+export const TEAMS_CLIENT_APP_ID = '1fec8e78-bce4-4aaf-ab1b-5451cc387264';
+
+/** What a tab SSO token is issued for. */
+export interface UserTokenRequest {
+  tenantId: string;
+  user: { id: string; displayName: string; userPrincipalName: string };
+  /** v2 tokens carry `aud` = the client id; v1 tokens the application ID URI. */
+  version: '1.0' | '2.0';
+  audience: string;
+  scope: string;
+  /** The v2 issuer (`{authority}/{tenant}/v2.0`); v1 tokens are issued by sts.windows.net. */
+  v2Issuer: string;
+  nowMs: number;
+  lifetimeSeconds: number;
+}
 
 export interface AppTokenClaims extends JWTPayload {
   tid: string;
@@ -94,6 +110,41 @@ export class Identity {
       8 * 3600,
       nowMs,
     );
+  }
+
+  /**
+   * A delegated access token for our own API, as the Teams client gets it with
+   * `getAuthToken` (tab SSO): the user's oid/tid/name, `scp`, and azp/appid = the Teams client.
+   */
+  userToken(r: UserTokenRequest): Promise<string> {
+    const common = {
+      aud: r.audience,
+      tid: r.tenantId,
+      oid: r.user.id,
+      sub: `${r.user.id}-${r.audience}`.replace(/[^a-zA-Z0-9]/g, '').slice(0, 43),
+      name: r.user.displayName,
+      scp: r.scope,
+      uti: randomUUID(),
+      ver: r.version,
+    };
+    const claims =
+      r.version === '2.0'
+        ? {
+            ...common,
+            iss: r.v2Issuer,
+            azp: TEAMS_CLIENT_APP_ID,
+            azpacr: '0',
+            preferred_username: r.user.userPrincipalName,
+          }
+        : {
+            ...common,
+            iss: `https://sts.windows.net/${r.tenantId}/`,
+            appid: TEAMS_CLIENT_APP_ID,
+            appidacr: '0',
+            upn: r.user.userPrincipalName,
+            unique_name: r.user.userPrincipalName,
+          };
+    return this.sign(claims, r.lifetimeSeconds, r.nowMs);
   }
 
   /** Verifies a Graph access token; returns its claims or a reason it was refused. */

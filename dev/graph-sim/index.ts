@@ -96,6 +96,8 @@ export async function startGraphSim(options: GraphSimOptions): Promise<RunningGr
     faults,
     requests,
     endMeeting: graph.endMeeting,
+    identity,
+    baseUrl: () => baseUrl,
   });
 
   const server = https.createServer({ cert: material.cert, key: material.key }, (req, res) => {

@@ -140,7 +140,10 @@ export class SimState {
       id: `${prefix}${Buffer.from(`${meeting.id}#${seq}#${randomUUID()}`).toString('base64')}`,
       meetingId: meeting.id,
       organizerId: meeting.organizerId,
-      createdDateTime: now.toISOString(),
+      // Recording starts with the meeting (recordAutomatically) and ends when it ends.
+      createdDateTime: new Date(
+        Math.min(Date.parse(meeting.startDateTime), now.getTime()),
+      ).toISOString(),
       endDateTime: now.toISOString(),
       seq,
       size,

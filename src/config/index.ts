@@ -30,6 +30,20 @@ export interface Config {
   adminGroupId: string | undefined;
   /** Recording sync: subscriptions, webhook, workers, reconciler, download links. */
   sync: SyncConfig;
+  /** The channel tab: its static files and its API's SSO settings. */
+  tab: TabConfig;
+}
+
+export interface TabConfig {
+  /** The built tab (`npm run build` writes it). */
+  staticDir: string;
+  /** The SSO audience in v1 form, `api://{domain}/{clientId}`; undefined without an Entra app. */
+  applicationIdUri: string | undefined;
+  /**
+   * Local mode only: a marked sign-in page that picks a demo user of the simulated tenant.
+   * Refused unless Entra is on loopback (the simulator).
+   */
+  localSignIn: boolean;
 }
 
 export interface SyncConfig {
@@ -125,6 +139,9 @@ const FIX: Record<string, string> = {
   LOG_LEVEL: 'Use one of fatal, error, warn, info, debug, trace, silent.',
   MAX_BODY_BYTES: 'Set it in bytes, e.g. 1048576 for 1 MiB.',
   SHUTDOWN_TIMEOUT_MS: 'Set it in milliseconds, e.g. 10000.',
+  TAB_STATIC_DIR: 'Point it at the built tab (npm run build writes dist/tab).',
+  AAD_APP_ID_URI: 'Set it to the application ID URI of the Entra app: api://{domain}/{client id}.',
+  TAB_LOCAL_SIGN_IN: 'Use true (local mode only) or false.',
   ENV_NAME: 'Name a file env/.env.<ENV_NAME>, e.g. ENV_NAME=local.',
   LOCAL_MONGO_PORT: 'Set it to a free TCP port, e.g. 27117, or 0 for any free port.',
   LOCAL_DATA_DIR: 'Set it to a writable folder, e.g. .data.',
@@ -223,6 +240,14 @@ const appSchema = z.object({
   SYNC_LEASE_SECONDS: int(1, 3600).default(60),
   RECONCILE_INTERVAL_SECONDS: int(1, 86_400).default(300),
   SECRET_BOT_PASSWORD: z.string().optional(),
+  TAB_STATIC_DIR: z.string().min(1).default('dist/tab'),
+  AAD_APP_ID_URI: z
+    .string()
+    .regex(/^api:\/\/[^\s/]+(\/[^\s/]+)*\/[0-9a-fA-F-]{36}$/, {
+      message: 'must look like api://{domain}/{client id}',
+    })
+    .optional(),
+  TAB_LOCAL_SIGN_IN: z.enum(['true', 'false'], { message: 'must be true or false' }).optional(),
   DEFAULT_TIME_ZONE: z
     .string()
     .refine(
@@ -328,6 +353,29 @@ export function loadConfig(env: Env): Config {
       FIX[missing]!,
     );
   }
+  const localSignIn = e.TAB_LOCAL_SIGN_IN === 'true';
+  if (
+    localSignIn &&
+    !/^https:\/\/(127\.0\.0\.1|localhost)[:/]/.test(`${e.AAD_APP_OAUTH_AUTHORITY_HOST}/`)
+  )
+    throw new ConfigError(
+      'TAB_LOCAL_SIGN_IN',
+      'is true, but Entra ID is not the local simulator',
+      'Unset TAB_LOCAL_SIGN_IN: the demo sign-in exists for local mode only.',
+    );
+  if (e.AAD_APP_ID_URI && graph && !e.AAD_APP_ID_URI.endsWith(`/${graph.clientId}`))
+    throw new ConfigError(
+      'AAD_APP_ID_URI',
+      'does not end with AAD_APP_CLIENT_ID',
+      'Set it to api://{your domain}/{AAD_APP_CLIENT_ID}, as in the Entra app registration.',
+    );
+  const publicHost = e.PUBLIC_BASE_URL ? new URL(e.PUBLIC_BASE_URL).host : 'localhost';
+  const tab: TabConfig = {
+    staticDir: e.TAB_STATIC_DIR,
+    applicationIdUri:
+      e.AAD_APP_ID_URI ?? (graph ? `api://${publicHost}/${graph.clientId}` : undefined),
+    localSignIn,
+  };
   const bot: BotConfig | undefined = e.BOT_ID
     ? { appId: e.BOT_ID, password: e.SECRET_BOT_PASSWORD!, tenantId: e.AAD_APP_TENANT_ID }
     : undefined;
@@ -348,6 +396,7 @@ export function loadConfig(env: Env): Config {
       leaseSeconds: e.SYNC_LEASE_SECONDS,
       reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     },
+    tab,
     port: e.PORT,
     host: e.HOST,
     mongodbUri: e.MONGODB_URI,

@@ -18,13 +18,22 @@ export interface LinkClaims {
   n?: string;
   /** Expiry, epoch seconds. */
   e: number;
+  /** `p` for the tab's player (inline; plays count as views); absent for a download. */
+  p?: 'p';
 }
+
+/** What a link is for: a download counts as one, a play as a view. */
+export type LinkPurpose = 'download' | 'play';
+
+/** A player seeks for as long as a class lasts; its link must outlive a long lecture. */
+export const PLAY_LINK_TTL_SECONDS = 4 * 3600;
 
 const claimsSchema = z.object({
   r: z.string().min(1).max(512),
   u: z.string().min(1).max(64),
   n: z.string().max(256).optional(),
   e: z.number().int().positive(),
+  p: z.literal('p').optional(),
 });
 
 /**
@@ -51,13 +60,17 @@ export class DownloadLinks {
   mint(
     recordingId: string,
     user: { id: string; name?: string },
+    purpose: LinkPurpose = 'download',
   ): { token: string; expiresAt: Date } {
-    const e = Math.floor(this.now().getTime() / 1000) + this.ttlSeconds;
+    const ttl =
+      purpose === 'play' ? Math.max(this.ttlSeconds, PLAY_LINK_TTL_SECONDS) : this.ttlSeconds;
+    const e = Math.floor(this.now().getTime() / 1000) + ttl;
     const claims: LinkClaims = {
       r: recordingId,
       u: user.id,
       e,
       ...(user.name ? { n: user.name.slice(0, 256) } : {}),
+      ...(purpose === 'play' ? { p: 'p' as const } : {}),
     };
     const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
     // '~' joins the parts: unreserved in URLs and absent from base64url (restify's router treats
@@ -94,14 +107,18 @@ export function downloadPath(token: string): string {
 }
 
 /** A filename safe in Content-Disposition, plus its UTF-8 form (RFC 6266 / 5987). */
-export function contentDisposition(title: string, extension = 'mp4'): string {
+export function contentDisposition(
+  title: string,
+  extension = 'mp4',
+  type: 'attachment' | 'inline' = 'attachment',
+): string {
   const base =
     title
       .replace(/[\\/:*?"<>|\r\n]+/g, ' ')
       .trim()
       .slice(0, 150) || 'recording';
   const ascii = base.replace(/[^\x20-\x7e]/g, '_');
-  return `attachment; filename="${ascii}.${extension}"; filename*=UTF-8''${encodeURIComponent(`${base}.${extension}`)}`;
+  return `${type}; filename="${ascii}.${extension}"; filename*=UTF-8''${encodeURIComponent(`${base}.${extension}`)}`;
 }
 
 const RANGE = /^bytes=(\d*)-(\d*)$/;
@@ -114,66 +131,113 @@ export interface DownloadDeps {
   now: () => Date;
 }
 
+/** Where a single bytes range starts; undefined without a Range header. */
+function rangeStart(range: string | undefined): number | 'suffix' | undefined {
+  if (range === undefined) return undefined;
+  const m = RANGE.exec(range)!;
+  return m[1] === '' ? 'suffix' : Number(m[1]);
+}
+
 /**
- * `GET /api/downloads?link={token}` (in the query, which the request log leaves out): streams a recording from Graph to the browser with
- * backpressure (never buffered), passing Range through so players can seek. A completed full
- * download counts once (`downloadCount`, `lastDownloadedAt`) and is audited with who, when and
- * how many bytes; an aborted one is audited as aborted.
+ * The one streaming path for recordings (the card's Download, the tab's Play and Download):
+ * Graph's bytes go to the client with backpressure, never buffered; Range passes through so
+ * players seek; 416 comes back with Graph's `Content-Range`. A completed full download counts
+ * once (`downloadCount`, `lastDownloadedAt`) and is audited with who, when and how many bytes;
+ * an aborted one is audited as aborted. A play counts as a view when the player starts at
+ * byte 0; its seeks and aborted reads are not downloads.
+ */
+export async function streamRecording(
+  req: Request,
+  res: Response,
+  deps: DownloadDeps,
+  link: LinkClaims,
+): Promise<void> {
+  const log = deps.logger.child({ component: 'downloads' });
+  const recording = await deps.store.recordings.get(link.r);
+  if (!recording) throw new NotFoundError('That recording is no longer available.');
+  const range = req.header('range');
+  if (range !== undefined && !RANGE.test(range))
+    throw new ValidationError('The Range header is not a single bytes range.');
+  const purpose: LinkPurpose = link.p === 'p' ? 'play' : 'download';
+  const content = await deps.graph.getRecordingContent(
+    recording.organizerId,
+    recording.onlineMeetingId,
+    recording._id,
+    range,
+  );
+  const common = {
+    'accept-ranges': 'bytes',
+    'cache-control': 'private, no-store',
+    'x-content-type-options': 'nosniff',
+  };
+  if (content.status === 416) {
+    res.writeHead(416, {
+      ...common,
+      ...(content.contentRange ? { 'content-range': content.contentRange } : {}),
+      'content-length': 0,
+    });
+    res.end();
+    return;
+  }
+  const headers: Record<string, string | number> = {
+    ...common,
+    'content-type': content.contentType,
+    'content-disposition': contentDisposition(
+      recording.title,
+      'mp4',
+      purpose === 'play' ? 'inline' : 'attachment',
+    ),
+  };
+  if (content.contentLength !== undefined) headers['content-length'] = content.contentLength;
+  if (content.contentRange) headers['content-range'] = content.contentRange;
+  const who = { id: link.u, name: link.n };
+  const audit = (action: string, details: Record<string, unknown>) =>
+    deps.store.audit.append({
+      at: deps.now(),
+      action,
+      actor: who,
+      meetingId: recording.meetingId,
+      recordingId: recording._id,
+      details,
+    });
+  if (purpose === 'play' && (rangeStart(range) ?? 0) === 0) {
+    await deps.store.recordings.recordView(recording._id, deps.now());
+    await audit('recording.view', { range: range ?? null });
+  }
+  res.writeHead(content.status, headers);
+  let bytes = 0;
+  content.stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+  try {
+    await pipeline(content.stream, res);
+  } catch (err) {
+    if (purpose === 'play') {
+      // Players abandon reads whenever the viewer seeks: routine, not an aborted download.
+      log.debug({ recordingId: recording._id, bytes }, 'player read ended early');
+      return;
+    }
+    log.info({ recordingId: recording._id, bytes, err }, 'download aborted');
+    await audit('recording.download.aborted', { bytes, range: range ?? null });
+    return;
+  }
+  if (purpose === 'play') return;
+  const full = content.status === 200;
+  if (full) await deps.store.recordings.recordDownload(recording._id, deps.now());
+  await audit(full ? 'recording.download' : 'recording.download.range', {
+    bytes,
+    range: range ?? null,
+  });
+}
+
+/**
+ * `GET /api/downloads?link={token}` (in the query, which the request log leaves out): the
+ * signed, short-lived link is the whole credential, so it works where no header can be set
+ * (a browser download, an HTML5 video element).
  */
 export function registerDownloadRoutes(server: Server, deps: DownloadDeps): void {
-  const log = deps.logger.child({ component: 'downloads' });
   server.get('/api/downloads', async (req: Request, res: Response) => {
     try {
       const link = new URL(req.url ?? '/', 'http://x').searchParams.get('link') ?? '';
-      const claims = deps.links.verify(link);
-      const recording = await deps.store.recordings.get(claims.r);
-      if (!recording) throw new NotFoundError('That recording is no longer available.');
-      const range = req.header('range');
-      if (range !== undefined && !RANGE.test(range))
-        throw new ValidationError('The Range header is not a single bytes range.');
-      const content = await deps.graph.getRecordingContent(
-        recording.organizerId,
-        recording.onlineMeetingId,
-        recording._id,
-        range,
-      );
-      const headers: Record<string, string | number> = {
-        'content-type': content.contentType,
-        'content-disposition': contentDisposition(recording.title),
-        'accept-ranges': 'bytes',
-        'cache-control': 'private, no-store',
-        'x-content-type-options': 'nosniff',
-      };
-      if (content.contentLength !== undefined) headers['content-length'] = content.contentLength;
-      if (content.contentRange) headers['content-range'] = content.contentRange;
-      res.writeHead(content.status, headers);
-      let bytes = 0;
-      content.stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      const full = content.status === 200;
-      const who = { id: claims.u, name: claims.n };
-      try {
-        await pipeline(content.stream, res);
-      } catch (err) {
-        log.info({ recordingId: recording._id, bytes, err }, 'download aborted');
-        await deps.store.audit.append({
-          at: deps.now(),
-          action: 'recording.download.aborted',
-          actor: who,
-          meetingId: recording.meetingId,
-          recordingId: recording._id,
-          details: { bytes, range: range ?? null },
-        });
-        return;
-      }
-      if (full) await deps.store.recordings.recordDownload(recording._id, deps.now());
-      await deps.store.audit.append({
-        at: deps.now(),
-        action: full ? 'recording.download' : 'recording.download.range',
-        actor: who,
-        meetingId: recording.meetingId,
-        recordingId: recording._id,
-        details: { bytes, range: range ?? null },
-      });
+      await streamRecording(req, res, deps, deps.links.verify(link));
     } catch (err) {
       if (!res.headersSent) sendError(res, err, req.requestId);
       else res.destroy();

@@ -108,7 +108,8 @@ export interface NewSubscription {
 
 /** A byte stream from Graph with the headers a proxy needs to pass on. */
 export interface ContentStream {
-  status: 200 | 206;
+  /** 416: the range is beyond the file (`contentRange` says its size; the stream is empty). */
+  status: 200 | 206 | 416;
   stream: Readable;
   contentType: string;
   contentLength?: number;
@@ -362,6 +363,17 @@ export class GraphApi {
       },
       organizerId,
     );
+    if (res.status === 416) {
+      // The range is beyond the file: the caller answers 416 with Graph's `bytes */size`.
+      await res.body?.cancel();
+      return {
+        status: 416,
+        stream: Readable.from([]),
+        contentType: 'video/mp4',
+        contentLength: 0,
+        contentRange: res.headers.get('content-range') ?? undefined,
+      };
+    }
     if (res.status !== 200 && res.status !== 206) {
       await res.body?.cancel();
       throw toGraphRequestError(

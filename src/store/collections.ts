@@ -11,6 +11,7 @@ export const Collections = {
   leases: 'leases',
   notices: 'notices',
   stats: 'stats',
+  transcripts: 'transcripts',
 } as const;
 export type CollectionName = (typeof Collections)[keyof typeof Collections];
 
@@ -55,6 +56,10 @@ export const INDEXES: Record<CollectionName, IndexDescription[]> = {
   ],
   notices: [{ key: { meetingId: 1, at: 1 }, name: 'meeting_at' }],
   stats: [],
+  transcripts: [
+    { key: { meetingId: 1 }, name: 'meetingId' },
+    { key: { conversationId: 1 }, name: 'conversationId' },
+  ],
   leases: [
     // A lease nobody renewed for a day is garbage.
     { key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 86_400 },

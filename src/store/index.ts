@@ -11,6 +11,7 @@ import { RecordingsRepository } from './recordings.js';
 import { createRunner, type RetryOptions, type Runner } from './retry.js';
 import { StatsRepository } from './stats.js';
 import { SubscriptionsRepository } from './subscriptions.js';
+import { TranscriptsRepository } from './transcripts.js';
 
 export type { AuditEntry, NewAuditEntry } from './audit.js';
 export { Collections, INDEXES } from './collections.js';
@@ -19,10 +20,17 @@ export type { InboxItem, InboxStatus, NewInboxItem } from './inbox.js';
 export type { Lease } from './leases.js';
 export type { Meeting, MeetingLinks, RecordingStatus } from './meetings.js';
 export type { NoticeDelivery, NoticeOccasion } from './notices.js';
-export type { CardState, NewRecording, Page, RecordingRecord } from './recordings.js';
+export type {
+  CardState,
+  NewRecording,
+  Page,
+  RecordingQuery,
+  RecordingRecord,
+} from './recordings.js';
 export { isDuplicateKey, isTransient } from './retry.js';
 export type { StatRecord } from './stats.js';
 export type { SubscriptionRecord } from './subscriptions.js';
+export type { TranscriptCue, TranscriptRecord } from './transcripts.js';
 
 export interface StoreOptions {
   uri: string;
@@ -44,6 +52,7 @@ export interface Repositories {
   leases: LeasesRepository;
   notices: NoticesRepository;
   stats: StatsRepository;
+  transcripts: TranscriptsRepository;
 }
 
 /** The app's MongoDB: typed repositories over one driver client. */
@@ -99,6 +108,7 @@ export function createStore(options: StoreOptions): Store {
     leases: new LeasesRepository(coll(Collections.leases), run),
     notices: new NoticesRepository(coll(Collections.notices), run),
     stats: new StatsRepository(coll(Collections.stats), run),
+    transcripts: new TranscriptsRepository(coll(Collections.transcripts), run),
 
     async ensureIndexes() {
       for (const [name, indexes] of Object.entries(INDEXES)) {

@@ -62,6 +62,11 @@ export class MeetingsRepository {
     return this.run('meetings.get', () => this.coll.findOne({ _id: id }));
   }
 
+  /** Several meetings in one query (order not kept). */
+  getMany(ids: string[]): Promise<Meeting[]> {
+    return this.run('meetings.getMany', () => this.coll.find({ _id: { $in: ids } }).toArray());
+  }
+
   findByOnlineMeetingId(onlineMeetingId: string): Promise<Meeting | null> {
     return this.run('meetings.findByOnlineMeetingId', () => this.coll.findOne({ onlineMeetingId }));
   }

@@ -1,4 +1,4 @@
-import type { Collection } from 'mongodb';
+import type { Collection, Filter } from 'mongodb';
 import type { Runner } from './retry.js';
 
 export type CardState = 'none' | 'posting' | 'posted' | 'failed';
@@ -27,6 +27,9 @@ export interface RecordingRecord {
   };
   downloadCount: number;
   lastDownloadedAt?: Date;
+  /** Plays started in the tab (a player's first range read); seeks are not counted. */
+  viewCount?: number;
+  lastViewedAt?: Date;
   updatedAt: Date;
 }
 
@@ -35,10 +38,28 @@ export type NewRecording = Omit<
   'card' | 'downloadCount' | 'lastDownloadedAt' | 'transcriptIds' | 'updatedAt'
 >;
 
+/** Where a page ended: the last row's time and id (ties on time are broken by id). */
+export interface Cursor {
+  at: Date;
+  id: string;
+}
+
 export interface Page<T> {
   items: T[];
   /** Pass back as `before` for the next (older) page; absent on the last page. */
-  next?: Date;
+  next?: Cursor;
+}
+
+/** One class's recordings, filtered; all conditions must hold. */
+export interface RecordingQuery {
+  conversationId: string;
+  limit: number;
+  before?: Cursor;
+  /** Title matches, or (with `meetingIds`) the meeting's transcript matched. */
+  text?: { title: RegExp; meetingIds: string[] };
+  /** Recorded on or after / before (createdDateTime). */
+  from?: Date;
+  to?: Date;
 }
 
 export class RecordingsRepository {
@@ -72,25 +93,33 @@ export class RecordingsRepository {
     return this.run('recordings.get', () => this.coll.findOne({ _id: id }));
   }
 
-  /** One class's recordings, newest first, `limit` at a time. */
-  async listByConversation(
-    conversationId: string,
-    limit: number,
-    before?: Date,
-  ): Promise<Page<RecordingRecord>> {
-    const filter = before
-      ? { conversationId, createdDateTime: { $lt: before } }
-      : { conversationId };
-    const rows = await this.run('recordings.listByConversation', () =>
+  /** One class's recordings, newest first, `limit` at a time, filtered by text and date. */
+  async search(q: RecordingQuery): Promise<Page<RecordingRecord>> {
+    const and: Filter<RecordingRecord>[] = [{ conversationId: q.conversationId }];
+    if (q.before)
+      and.push({
+        $or: [
+          { createdDateTime: { $lt: q.before.at } },
+          { createdDateTime: q.before.at, _id: { $lt: q.before.id } },
+        ],
+      });
+    if (q.text)
+      and.push({
+        $or: [{ title: { $regex: q.text.title } }, { meetingId: { $in: q.text.meetingIds } }],
+      });
+    if (q.from) and.push({ createdDateTime: { $gte: q.from } });
+    if (q.to) and.push({ createdDateTime: { $lt: q.to } });
+    const rows = await this.run('recordings.search', () =>
       this.coll
-        .find(filter)
+        .find({ $and: and })
         .sort({ createdDateTime: -1, _id: -1 })
-        .limit(limit + 1)
+        .limit(q.limit + 1)
         .toArray(),
     );
-    const items = rows.slice(0, limit);
-    return rows.length > limit
-      ? { items, next: items[items.length - 1]!.createdDateTime }
+    const items = rows.slice(0, q.limit);
+    const last = items[items.length - 1];
+    return rows.length > q.limit && last
+      ? { items, next: { at: last.createdDateTime, id: last._id } }
       : { items };
   }
 
@@ -149,6 +178,13 @@ export class RecordingsRepository {
         { _id: id },
         { $inc: { downloadCount: 1 }, $set: { lastDownloadedAt: now } },
       ),
+    );
+  }
+
+  /** A play started in the tab. */
+  async recordView(id: string, now: Date): Promise<void> {
+    await this.run('recordings.recordView', () =>
+      this.coll.updateOne({ _id: id }, { $inc: { viewCount: 1 }, $set: { lastViewedAt: now } }),
     );
   }
 

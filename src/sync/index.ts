@@ -70,11 +70,11 @@ export function syncRoutes(config: Config, options: SyncOptions): RouteRegistrar
   return (server, { store, logger, graph }) => {
     const now = options.now ?? (() => new Date());
     const instanceId = options.instanceId ?? `${process.pid}-${randomUUID().slice(0, 8)}`;
-    const links = new DownloadLinks(
-      config.sync.downloadLinkKey,
-      config.sync.downloadLinkTtlSeconds,
-      now,
-    );
+    // The bot's signer when given: without SECRET_DOWNLOAD_LINK_KEY each signer has its own
+    // random key, and links the bot minted would not pass this route's check.
+    const links =
+      options.links ??
+      new DownloadLinks(config.sync.downloadLinkKey, config.sync.downloadLinkTtlSeconds, now);
     if (!graph || !config.graph) {
       logger.warn('recording sync is off: no Microsoft Graph access is configured');
       return;

@@ -10,8 +10,9 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import fs from 'node:fs';
-import { createRemoteJWKSet, customFetch, decodeJwt, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import { fetch as undiciFetch, type Dispatcher } from 'undici';
+import { decodeJwt, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import type { Dispatcher } from 'undici';
+import { entraSigningKeys } from '../auth/index.js';
 import { z } from 'zod';
 import type { SubscriptionRecord } from '../store/index.js';
 
@@ -232,13 +233,10 @@ export class NotificationVerifier {
   private readonly jwks: JWTVerifyGetKey;
 
   constructor(private readonly options: VerifierOptions) {
-    const dispatcher = options.dispatcher;
-    this.jwks = createRemoteJWKSet(new URL(`${options.authorityHost}/common/discovery/keys`), {
-      cacheMaxAge: 24 * 3600_000,
-      cooldownDuration: 30_000,
-      [customFetch]: (url, init) =>
-        undiciFetch(url, { ...(init as object), dispatcher }) as unknown as Promise<Response>,
-    });
+    this.jwks = entraSigningKeys(
+      `${options.authorityHost}/common/discovery/keys`,
+      options.dispatcher,
+    );
   }
 
   /** The tenants for which every validation token in the batch is valid, or why not. */

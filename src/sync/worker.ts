@@ -1,5 +1,6 @@
 import { DeliveryError, GraphRequestError } from '../errors/index.js';
 import type { CallRecording, CallTranscript, GraphApi } from '../graph/index.js';
+import { parseVtt } from '../transcripts/index.js';
 import type { Logger } from '../logging/index.js';
 import type {
   ConversationRecord,
@@ -335,6 +336,19 @@ export class SyncWorker {
       fromNotification ??
       (await graph.getTranscript(meeting.organizerId, meeting.onlineMeetingId!, transcriptId));
     const now = this.options.now();
+    // The text first (for the tab's reader and search): a failed download is retried before
+    // anything records the transcript as handled.
+    const vtt = await graph.getTranscriptVtt(meeting.organizerId, meeting.onlineMeetingId!, t.id);
+    const cues = parseVtt(vtt);
+    await store.transcripts.put({
+      _id: t.id,
+      meetingId: meeting._id,
+      conversationId: meeting.class.conversationId,
+      createdDateTime: new Date(t.createdDateTime ?? now),
+      cues,
+      text: cues.map((c) => c.text).join('\n'),
+      updatedAt: now,
+    });
     await store.meetings.addTranscript(
       meeting._id,
       { id: t.id, createdDateTime: new Date(t.createdDateTime ?? now) },

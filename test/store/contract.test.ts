@@ -485,22 +485,103 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
     it('pages a class newest first', async () => {
       for (let i = 0; i < 5; i++) await store.recordings.upsert(rec(`r${i}`, i * 60), at(0));
       await store.recordings.upsert({ ...rec('elsewhere', 999), conversationId: 'class-2' }, at(0));
-      const p1 = await store.recordings.listByConversation('class-1', 2);
+      const p1 = await store.recordings.search({ conversationId: 'class-1', limit: 2 });
       assert.deepEqual(
         p1.items.map((r) => r._id),
         ['r4', 'r3'],
       );
-      const p2 = await store.recordings.listByConversation('class-1', 2, p1.next);
+      const p2 = await store.recordings.search({
+        conversationId: 'class-1',
+        limit: 2,
+        before: p1.next,
+      });
       assert.deepEqual(
         p2.items.map((r) => r._id),
         ['r2', 'r1'],
       );
-      const p3 = await store.recordings.listByConversation('class-1', 2, p2.next);
+      const p3 = await store.recordings.search({
+        conversationId: 'class-1',
+        limit: 2,
+        before: p2.next,
+      });
       assert.deepEqual(
         p3.items.map((r) => r._id),
         ['r0'],
       );
       assert.equal(p3.next, undefined);
+    });
+  });
+
+  describe('recording search and transcripts', () => {
+    const rec = (id: string, minutes: number, title: string, meetingId = `m-${id}`) => ({
+      _id: id,
+      meetingId,
+      onlineMeetingId: `om-${id}`,
+      organizerId: 'instructor-1',
+      conversationId: 'class-1',
+      title,
+      createdDateTime: at(minutes),
+      contentUrl: '',
+    });
+
+    it('pages rows recorded at the same moment without losing or repeating one', async () => {
+      for (const id of ['a', 'b', 'c', 'd', 'e'])
+        await store.recordings.upsert(rec(id, 10, 'Same time'), at(0));
+      const seen: string[] = [];
+      let before: Awaited<ReturnType<typeof store.recordings.search>>['next'];
+      do {
+        const page = await store.recordings.search({ conversationId: 'class-1', limit: 2, before });
+        seen.push(...page.items.map((r) => r._id));
+        before = page.next;
+      } while (before);
+      assert.deepEqual(seen, ['e', 'd', 'c', 'b', 'a']);
+    });
+
+    it('filters by title or transcript text, case-insensitively, and by date range', async () => {
+      await store.recordings.upsert(rec('r1', 0, 'Biology – Week 1'), at(0));
+      await store.recordings.upsert(rec('r2', 60, 'Biology – Week 2'), at(0));
+      await store.recordings.upsert(rec('r3', 120, 'Lab safety'), at(0));
+      await store.recordings.upsert(
+        { ...rec('r4', 130, 'Biology elsewhere'), conversationId: 'class-2' },
+        at(0),
+      );
+      await store.transcripts.put({
+        _id: 't3',
+        meetingId: 'm-r3',
+        conversationId: 'class-1',
+        createdDateTime: at(121),
+        cues: [{ start: 4, end: 9, speaker: 'Ina', text: 'Osmosis in potato slices (week 2)' }],
+        text: 'Osmosis in potato slices (week 2)',
+        updatedAt: at(121),
+      });
+      const { searchPattern } = await import('../../src/transcripts/index.js');
+      const find = async (q: string, extra: { from?: Date; to?: Date } = {}) => {
+        const pattern = searchPattern(q);
+        const meetingIds = await store.transcripts.meetingsMatching('class-1', pattern);
+        const page = await store.recordings.search({
+          conversationId: 'class-1',
+          limit: 10,
+          text: { title: pattern, meetingIds },
+          ...extra,
+        });
+        return page.items.map((r) => r._id);
+      };
+      assert.deepEqual(await find('WEEK 2'), ['r3', 'r2']);
+      assert.deepEqual(await find('osmosis'), ['r3']);
+      assert.deepEqual(await find('(week'), ['r3'], 'regex characters are literal');
+      assert.deepEqual(await find('biology', { from: at(30), to: at(90) }), ['r2']);
+      assert.deepEqual(await find('nothing like this'), []);
+      assert.equal((await store.transcripts.listByMeeting('m-r3'))[0]?.cues[0]?.speaker, 'Ina');
+    });
+
+    it('counts views apart from downloads', async () => {
+      await store.recordings.upsert(rec('r1', 0, 'Biology'), at(0));
+      await store.recordings.recordView('r1', at(1));
+      await store.recordings.recordView('r1', at(2));
+      const r = await store.recordings.get('r1');
+      assert.equal(r?.viewCount, 2);
+      assert.deepEqual(r?.lastViewedAt, at(2));
+      assert.equal(r?.downloadCount, 0);
     });
   });
 
