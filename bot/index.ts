@@ -539,6 +539,8 @@ export class ClassroomBot extends TeamsActivityHandler {
     const stored = known?.teamAadGroupId ?? fromActivity;
     if (stored) return stored;
     const details = await TeamsInfo.getTeamDetails(context, teamId);
+    if (details.aadGroupId)
+      await this.deps.store.conversations.setTeamAadGroupId(teamId, details.aadGroupId, this.now());
     return details.aadGroupId ?? undefined;
   }
 

@@ -9,6 +9,7 @@ import { loadConfig, loadLauncherConfig, redactUri, type Env } from '../src/conf
 import { ConfigError } from '../src/errors/index.js';
 import { DEMO } from './graph-sim/tenant.js';
 import { makeEncryptionCertificatePem } from './notification-cert.js';
+import { buildTab } from './build-tab.js';
 import { freePort } from './net.js';
 
 /**
@@ -212,9 +213,13 @@ async function main(): Promise<void> {
         SECRET_DOWNLOAD_LINK_KEY:
           env.SECRET_DOWNLOAD_LINK_KEY || randomBytes(32).toString('base64url'),
         RECONCILE_INTERVAL_SECONDS: env.RECONCILE_INTERVAL_SECONDS || '15',
+        // A plain browser has no Teams client to sign in with: the tab offers the demo users.
+        TAB_LOCAL_SIGN_IN: 'true',
       });
       graphLine = `${simUrl} (simulator: ${String(sim.info.tenantName)}, meetings run ${launcher.localTimeScale}x; CA ${path.relative(process.cwd(), String(sim.info.caPath))})`;
     }
+    // The tab is static files built here, never at request time.
+    appEnv.TAB_STATIC_DIR = await buildTab(path.resolve(root, 'dist', 'tab'));
     const started = await launch('the app', 'src/main.ts', [], appEnv);
     app = started.child;
     const url = String(started.info.url);
@@ -225,6 +230,7 @@ async function main(): Promise<void> {
       `  Health      ${url}/healthz   Ready: ${url}/readyz`,
       `  MongoDB     ${mongoLine}`,
       `  Graph       ${graphLine}`,
+      `  Tab         ${url}/tab/?channelId=${encodeURIComponent(DEMO.generalChannelId)}`,
     ];
     if (launcher.playground) {
       const logFile = path.resolve(root, launcher.localDataDir, 'playground.log');
@@ -237,6 +243,9 @@ async function main(): Promise<void> {
         'the "Biology 101" team. Pick Teams Channels > Biology 101 > General and type',
         '  @Classroom Recorder schedule "Biology 101 – Week 3" tomorrow 10:00 for 60 min',
         'or "@Classroom Recorder schedule" alone for the form. The recording notice follows.',
+        `When the class has ended (meetings run ${launcher.localTimeScale}x), its recording card arrives, and`,
+        'the Tab lists it: sign in there as a demo user (local mode), then Play, Download or',
+        'read the transcript.',
       );
     }
     lines.push('Press Ctrl-C to stop.', '');

@@ -2,16 +2,46 @@ import { createCipheriv, createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 
 const CHUNK = 64 * 1024;
-/** A minimal ISO BMFF `ftyp` box, so the bytes start like an MP4 file. */
-const FTYP = Buffer.from('000000206674797069736f6d0000020069736f6d69736f32617663316d703431', 'hex');
+const RATE = 8000;
+const HEADER_BYTES = 44;
+/** One period of a quiet 400 Hz tone, 8-bit unsigned PCM. */
+const TONE = Buffer.from(
+  Array.from(
+    { length: RATE / 400 },
+    (_, k) => 128 + Math.round(24 * Math.sin((2 * Math.PI * k) / (RATE / 400))),
+  ),
+);
+
+/** A RIFF/WAVE header for `size` bytes in all: 8 kHz, mono, 8-bit PCM. */
+function wavHeader(size: number): Buffer {
+  const b = Buffer.alloc(HEADER_BYTES);
+  const riff = Math.min(size - 8, 0xffffffff);
+  b.write('RIFF', 0, 'ascii');
+  b.writeUInt32LE(riff, 4);
+  b.write('WAVEfmt ', 8, 'ascii');
+  b.writeUInt32LE(16, 16); // fmt chunk size
+  b.writeUInt16LE(1, 20); // PCM
+  b.writeUInt16LE(1, 22); // mono
+  b.writeUInt32LE(RATE, 24);
+  b.writeUInt32LE(RATE, 28); // bytes per second
+  b.writeUInt16LE(1, 32); // block align
+  b.writeUInt16LE(8, 34); // bits per sample
+  b.write('data', 36, 'ascii');
+  b.writeUInt32LE(Math.min(size - HEADER_BYTES, 0xffffffff), 40);
+  return b;
+}
 
 /**
- * The bytes of a recording, made from its id: an MP4 `ftyp` header, then an AES-CTR keystream
- * keyed by the id. Any range can be produced directly, so a 1 GB recording is streamed with
- * constant memory and `Range` requests cost nothing extra.
+ * The bytes of a recording, made from its id and size: a playable stand-in. A real recording is
+ * an H.264 MP4 that cannot be synthesized at any size on the fly, so the simulator serves a
+ * PCM WAV (a quiet tone with low noise keyed by the id, 8000 bytes a second) under Graph's
+ * `video/mp4`: browsers sniff the container, so the tab's player really plays and seeks it,
+ * and the app passes the bytes through untouched either way. Any range is produced directly
+ * (AES-CTR keystream at the offset), so a 1 GB recording streams in constant memory.
  */
 export function recordingStream(id: string, size: number, start = 0, end = size - 1): Readable {
   const key = createHash('sha256').update(`recording:${id}`).digest().subarray(0, 16);
+  const header = wavHeader(size);
   let offset = start;
   return new Readable({
     highWaterMark: CHUNK,
@@ -21,21 +51,25 @@ export function recordingStream(id: string, size: number, start = 0, end = size 
         return;
       }
       const length = Math.min(CHUNK, end - offset + 1);
-      this.push(bytesAt(key, offset, length));
+      this.push(bytesAt(key, header, offset, length));
       offset += length;
     },
   });
 }
 
-function bytesAt(key: Buffer, offset: number, length: number): Buffer {
+function bytesAt(key: Buffer, header: Buffer, offset: number, length: number): Buffer {
   const block = Math.floor(offset / 16);
   const skip = offset % 16;
   const iv = Buffer.alloc(16);
   iv.writeBigUInt64BE(BigInt(block), 8);
   const cipher = createCipheriv('aes-128-ctr', key, iv);
   const out = cipher.update(Buffer.alloc(skip + length)).subarray(skip);
-  // The header overrides the first bytes of the keystream.
-  if (offset < FTYP.length) FTYP.copy(out, 0, offset, Math.min(FTYP.length, offset + length));
+  const period = TONE.length;
+  for (let i = 0; i < length; i++) {
+    const pos = offset + i;
+    out[i] =
+      pos < HEADER_BYTES ? header[pos]! : TONE[(pos - HEADER_BYTES) % period]! + (out[i]! & 7) - 4;
+  }
   return out;
 }
 

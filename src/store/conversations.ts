@@ -38,6 +38,19 @@ export class ConversationsRepository {
     );
   }
 
+  /**
+   * Records a team's Microsoft 365 group on all its conversations (Teams sends it on some
+   * activities only; the bot asks the connector otherwise, and the tab needs it for membership).
+   */
+  async setTeamAadGroupId(teamId: string, teamAadGroupId: string, now: Date): Promise<void> {
+    await this.run('conversations.setTeamAadGroupId', () =>
+      this.coll.updateMany(
+        { teamId, teamAadGroupId: { $ne: teamAadGroupId } },
+        { $set: { teamAadGroupId, updatedAt: now } },
+      ),
+    );
+  }
+
   get(id: string): Promise<ConversationRecord | null> {
     return this.run('conversations.get', () => this.coll.findOne({ _id: id }));
   }

@@ -144,6 +144,20 @@ describe('dev/start: the local launcher (npm start)', function () {
       } finally {
         await pg.stop();
       }
+      // The tab is built and served; its local sign-in knows the class just scheduled in.
+      const tabUrl = /Tab\s+(http:\/\/\S+)/.exec(run.output())?.[1];
+      assert.ok(tabUrl, run.output());
+      const page = await fetch(tabUrl);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors/);
+      assert.match(await page.text(), /<script type="module" src="app\.js">/);
+      const classes = (await (await fetch(`${run.url}/api/tab/local/classes`)).json()) as {
+        channelId: string;
+      }[];
+      assert.ok(
+        classes.some((c) => c.channelId === new URL(tabUrl).searchParams.get('channelId')),
+        JSON.stringify(classes),
+      );
       const children = await childPids(run.child.pid!);
       assert.equal(
         children.length,

@@ -98,7 +98,7 @@ describe("graph: the app's Graph layer against the simulator (HTTPS, verificatio
     for await (const chunk of full.stream) bytes.push(chunk as Buffer);
     const all = Buffer.concat(bytes);
     assert.equal(all.length, 256 * 1024);
-    assert.equal(all.subarray(4, 8).toString('ascii'), 'ftyp');
+    assert.equal(all.subarray(8, 12).toString('ascii'), 'WAVE', 'a playable stand-in');
     const slice = await graph.getRecordingContent(
       ORGANIZER,
       meeting.id,

@@ -253,6 +253,15 @@ describe(`store contract (${process.env.MONGODB_URI ? 'MONGODB_URI' : 'local Mon
         ['Art', 'Biology'],
       );
       assert.equal(await store.conversations.get('nope'), null);
+      // A team's group id learned later (from the connector) lands on all its channels.
+      await store.conversations.upsert({ ...rec, _id: 'other-team', teamId: 'team-2' });
+      await store.conversations.setTeamAadGroupId('team-1', 'group-1', at(9));
+      const groups = await Promise.all(
+        [rec._id, '19:general@thread.tacv2', 'other-team'].map(
+          async (id) => (await store.conversations.get(id))?.teamAadGroupId,
+        ),
+      );
+      assert.deepEqual(groups, ['group-1', 'group-1', undefined]);
     });
   });
 
