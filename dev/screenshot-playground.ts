@@ -1,4 +1,4 @@
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 
 /**
  * Retakes the README's Playground screenshot: with `npm start` running, it opens the
@@ -8,18 +8,7 @@ import { chromium } from 'playwright-core';
  */
 const [url = 'http://127.0.0.1:56150/', out = 'docs/images/playground-schedule.png'] =
   process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-});
+const browser = await launchChromium();
 try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
   await page.goto(url);

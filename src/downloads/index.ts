@@ -20,6 +20,8 @@ export interface LinkClaims {
   e: number;
   /** `p` for the tab's player (inline; plays count as views); absent for a download. */
   p?: 'p';
+  /** A play link's nonce: one opened player, so one view however often it reads from 0. */
+  j?: string;
 }
 
 /** What a link is for: a download counts as one, a play as a view. */
@@ -34,6 +36,7 @@ const claimsSchema = z.object({
   n: z.string().max(256).optional(),
   e: z.number().int().positive(),
   p: z.literal('p').optional(),
+  j: z.string().max(64).optional(),
 });
 
 /**
@@ -70,7 +73,7 @@ export class DownloadLinks {
       u: user.id,
       e,
       ...(user.name ? { n: user.name.slice(0, 256) } : {}),
-      ...(purpose === 'play' ? { p: 'p' as const } : {}),
+      ...(purpose === 'play' ? { p: 'p' as const, j: randomBytes(9).toString('base64url') } : {}),
     };
     const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
     // '~' joins the parts: unreserved in URLs and absent from base64url (restify's router treats
@@ -143,8 +146,8 @@ function rangeStart(range: string | undefined): number | 'suffix' | undefined {
  * Graph's bytes go to the client with backpressure, never buffered; Range passes through so
  * players seek; 416 comes back with Graph's `Content-Range`. A completed full download counts
  * once (`downloadCount`, `lastDownloadedAt`) and is audited with who, when and how many bytes;
- * an aborted one is audited as aborted. A play counts as a view when the player starts at
- * byte 0; its seeks and aborted reads are not downloads.
+ * an aborted one is audited as aborted. A play link counts one view, the first time its player
+ * reads from byte 0; its seeks, re-reads and abandoned reads are neither views nor downloads.
  */
 export async function streamRecording(
   req: Request,
@@ -200,7 +203,11 @@ export async function streamRecording(
       recordingId: recording._id,
       details,
     });
-  if (purpose === 'play' && (rangeStart(range) ?? 0) === 0) {
+  if (
+    purpose === 'play' &&
+    (rangeStart(range) ?? 0) === 0 &&
+    (await deps.store.views.first(link.j ?? `${link.u}:${link.e}`, recording._id, deps.now()))
+  ) {
     await deps.store.recordings.recordView(recording._id, deps.now());
     await audit('recording.view', { range: range ?? null });
   }

@@ -12,6 +12,7 @@ export const Collections = {
   notices: 'notices',
   stats: 'stats',
   transcripts: 'transcripts',
+  views: 'views',
 } as const;
 export type CollectionName = (typeof Collections)[keyof typeof Collections];
 
@@ -60,6 +61,8 @@ export const INDEXES: Record<CollectionName, IndexDescription[]> = {
     { key: { meetingId: 1 }, name: 'meetingId' },
     { key: { conversationId: 1 }, name: 'conversationId' },
   ],
+  // Play links live four hours; their view markers are garbage after a day.
+  views: [{ key: { at: 1 }, name: 'at_ttl', expireAfterSeconds: 86_400 }],
   leases: [
     // A lease nobody renewed for a day is garbage.
     { key: { expiresAt: 1 }, name: 'expiresAt_ttl', expireAfterSeconds: 86_400 },

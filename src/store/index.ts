@@ -12,6 +12,7 @@ import { createRunner, type RetryOptions, type Runner } from './retry.js';
 import { StatsRepository } from './stats.js';
 import { SubscriptionsRepository } from './subscriptions.js';
 import { TranscriptsRepository } from './transcripts.js';
+import { ViewsRepository } from './views.js';
 
 export type { AuditEntry, NewAuditEntry } from './audit.js';
 export { Collections, INDEXES } from './collections.js';
@@ -53,6 +54,7 @@ export interface Repositories {
   notices: NoticesRepository;
   stats: StatsRepository;
   transcripts: TranscriptsRepository;
+  views: ViewsRepository;
 }
 
 /** The app's MongoDB: typed repositories over one driver client. */
@@ -109,6 +111,7 @@ export function createStore(options: StoreOptions): Store {
     notices: new NoticesRepository(coll(Collections.notices), run),
     stats: new StatsRepository(coll(Collections.stats), run),
     transcripts: new TranscriptsRepository(coll(Collections.transcripts), run),
+    views: new ViewsRepository(coll(Collections.views), run),
 
     async ensureIndexes() {
       for (const [name, indexes] of Object.entries(INDEXES)) {

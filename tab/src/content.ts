@@ -274,7 +274,16 @@ async function renderClass(host: Host, channelId: string): Promise<void> {
     );
   };
 
+  let open: { id: string; video: HTMLVideoElement; transcript: boolean } | undefined;
   const openViewer = async (r: RecordingRow, withTranscript: boolean) => {
+    // The transcript of the recording already playing joins its player (one view, not two).
+    if (open?.id === r.id && !viewer.hidden) {
+      if (withTranscript && !open.transcript) {
+        open.transcript = true;
+        await showTranscript(r, open.video);
+      }
+      return;
+    }
     clear(viewer);
     viewer.hidden = false;
     const video = h('video', {
@@ -288,6 +297,7 @@ async function renderClass(host: Host, channelId: string): Promise<void> {
       video.removeAttribute('src');
       viewer.hidden = true;
       clear(viewer);
+      open = undefined;
     });
     viewer.append(h('div', { class: 'viewer-head' }, h('h2', {}, r.title), close), video);
     try {
@@ -296,6 +306,7 @@ async function renderClass(host: Host, channelId: string): Promise<void> {
     } catch (err) {
       return failed(host, err);
     }
+    open = { id: r.id, video, transcript: withTranscript };
     if (withTranscript) await showTranscript(r, video);
     else video.focus();
   };

@@ -2,6 +2,16 @@ import { Agent, fetch } from 'undici';
 import type { RunningGraphSim } from '../../dev/graph-sim/index.js';
 import { APP_ID, APP_SECRET, ORGANIZER } from './graph.js';
 
+/** A response body as JSON, or undefined when it is not JSON (tests assert on either). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function jsonOf(text: string): any {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Raw HTTPS calls to the simulator (CA trusted), to pin exact statuses and bodies. */
 export function simClient(sim: RunningGraphSim) {
   const dispatcher = new Agent({ connect: { ca: sim.ca } });
@@ -27,13 +37,7 @@ export function simClient(sim: RunningGraphSim) {
     if (init.token) headers.authorization = `Bearer ${init.token}`;
     const res = await fetch(`${sim.url}${path}`, { method, headers, body, dispatcher });
     const text = await res.text();
-    let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, headers: res.headers, text, json };
+    return { status: res.status, headers: res.headers, text, json: jsonOf(text) };
   }
   return {
     request,

@@ -18,6 +18,14 @@ export const NOW = new Date('2030-03-01T08:00:00Z');
 export const CHANNEL = '19:biology@thread.tacv2';
 export const TEAM_GROUP = '7d1c0b8e-2f43-4c0e-9a8b-1f2e3d4c5b6a';
 export const OUTSIDER = '22222222-aaaa-4bbb-8ccc-000000000077';
+/** The class team of the sync world: the organizer owns it, the learner learns in it. */
+export const BIOLOGY_TEAM = {
+  id: TEAM_GROUP,
+  displayName: 'Biology 101',
+  owners: [ORGANIZER],
+  members: [ORGANIZER, LEARNER],
+  channels: [{ id: CHANNEL, displayName: 'General' }],
+};
 export { freePort };
 export const LINK_KEY = 'test-download-link-key-0123456789abcdef';
 const roster: RosterMember[] = [
@@ -53,15 +61,7 @@ export async function startSyncWorld(mongo: TestMongo, options: SyncWorldOptions
   const h: SimHandle = await startSim({
     startTime: options.realTime ? undefined : NOW,
     tenant: testTenant({
-      teams: [
-        {
-          id: TEAM_GROUP,
-          displayName: 'Biology 101',
-          owners: [ORGANIZER],
-          members: [ORGANIZER, LEARNER],
-          channels: [{ id: CHANNEL, displayName: 'General' }],
-        },
-      ],
+      teams: [BIOLOGY_TEAM],
       ...options.tenant,
     }),
   });

@@ -1,6 +1,7 @@
-import { APP_ID, LEARNER, ORGANIZER } from './graph.js';
+import { APP_ID, ORGANIZER, testTenant } from './graph.js';
+import { jsonOf } from './sim-http.js';
 import { eventually, type TestMongo } from './mongo.js';
-import { CHANNEL, OUTSIDER, startSyncWorld, TEAM_GROUP, type SyncWorld } from './sync.js';
+import { BIOLOGY_TEAM, OUTSIDER, startSyncWorld, type SyncWorld } from './sync.js';
 
 export const OTHER_CHANNEL = '19:chemistry@thread.tacv2';
 export const OTHER_TEAM = '7d1c0b8e-2f43-4c0e-9a8b-00000000c4e3';
@@ -28,28 +29,11 @@ export async function startTabWorld(
   const w = await startSyncWorld(mongo, {
     tenant: {
       users: [
-        {
-          id: ORGANIZER,
-          displayName: 'Ina Organizer',
-          userPrincipalName: 'ina@test.example',
-          mail: 'ina@test.example',
-        },
-        {
-          id: LEARNER,
-          displayName: 'Leo Learner',
-          userPrincipalName: 'leo@test.example',
-          mail: 'leo@test.example',
-        },
+        ...testTenant().users,
         { id: OUTSIDER, displayName: 'Olga Outsider', userPrincipalName: 'olga@test.example' },
       ],
       teams: [
-        {
-          id: TEAM_GROUP,
-          displayName: 'Biology 101',
-          owners: [ORGANIZER],
-          members: [ORGANIZER, LEARNER],
-          channels: [{ id: CHANNEL, displayName: 'General' }],
-        },
+        BIOLOGY_TEAM,
         {
           id: OTHER_TEAM,
           displayName: 'Chemistry 201',
@@ -127,13 +111,7 @@ export async function startTabWorld(
       body: init.body,
     });
     const text = await res.text();
-    let json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, headers: res.headers, json, text };
+    return { status: res.status, headers: res.headers, json: jsonOf(text), text };
   }
 
   return { w, url, meeting, recording: recording!, token, api };

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { buildTab } from '../../dev/build-tab.js';
 import { recordingStream } from '../../dev/graph-sim/content.js';
-import { ARTIFACTS, launchChromium } from '../support/browser.js';
+import { ARTIFACTS, bytesOf, launchChromium } from '../support/browser.js';
 import { eventually, startTestMongo, tempDir, type TestMongo } from '../support/mongo.js';
 import { CHANNEL } from '../support/sync.js';
 import { startTabWorld, type TabWorld } from '../support/tab.js';
@@ -15,12 +15,6 @@ interface VideoLike {
   duration: number;
   readyState: number;
   seeking: boolean;
-}
-
-async function bytesOf(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /**
