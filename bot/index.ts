@@ -36,13 +36,13 @@ import {
 } from './cards/index.js';
 import { createAdapter } from './adapter.js';
 import { inConversation } from './poster.js';
-import { CommandRouter, type Command } from './commands.js';
+import { BOT_COMMANDS, CommandRouter, type BotCommandName, type Command } from './commands.js';
 import { downloadPath, type DownloadLinks } from '../src/downloads/index.js';
 import { recordingCardData } from '../src/sync/index.js';
 import { rememberConversation } from './conversations.js';
 
 export { describeConversation } from './conversations.js';
-export { CommandRouter } from './commands.js';
+export { BOT_COMMANDS, CommandRouter, type BotCommandName } from './commands.js';
 export { createAdapter } from './adapter.js';
 export { ConnectorPoster } from './poster.js';
 
@@ -232,41 +232,16 @@ export class ClassroomBot extends TeamsActivityHandler {
   }
 
   private commands(): Command[] {
-    return [
-      {
-        name: 'schedule',
-        usage: 'schedule "Title" <date> <time> for <duration>',
-        description: 'schedule a class meeting here; it is always recorded',
-        run: (context, args) => this.schedule(context, args),
+    const run: Record<BotCommandName, Command['run']> = {
+      schedule: (context, args) => this.schedule(context, args),
+      list: (context) => this.list(context),
+      cancel: (context, args) => this.cancel(context, args),
+      report: (context) => this.report(context),
+      help: async (context) => {
+        await context.sendActivity(this.router.helpText());
       },
-      {
-        name: 'list',
-        usage: 'list',
-        description: 'your upcoming class meetings and their recording status',
-        run: (context) => this.list(context),
-      },
-      {
-        name: 'cancel',
-        usage: 'cancel <title or number from list>',
-        description: 'cancel one of your upcoming class meetings (the record and audit are kept)',
-        run: (context, args) => this.cancel(context, args),
-      },
-      {
-        name: 'report',
-        usage: 'report',
-        description:
-          'for admins: recording status of the last 7 days, with failures and their reasons',
-        run: (context) => this.report(context),
-      },
-      {
-        name: 'help',
-        usage: 'help',
-        description: 'this list',
-        run: async (context) => {
-          await context.sendActivity(this.router.helpText());
-        },
-      },
-    ];
+    };
+    return BOT_COMMANDS.map((c) => ({ ...c, run: run[c.name] }));
   }
 
   private async schedule(context: TurnContext, args: string): Promise<void> {

@@ -122,11 +122,18 @@ async function main(): Promise<void> {
   };
   // The shell wins over files, so `MONGODB_URI=… npm start` always takes effect.
   const env: Env = { ...fileEnv, ...fromShell };
+  // The ids in env/.env.<name> are also the app package's. Without their secrets they do not
+  // make a real bot or tenant: the bot runs without credentials (the Playground needs none) and
+  // Graph is the simulator.
+  const realGraph = !!(env.SECRET_AAD_APP_CLIENT_SECRET || env.AAD_APP_CLIENT_CERTIFICATE_FILE);
+  const appBase: Env = { ...env };
+  if (!env.SECRET_BOT_PASSWORD) delete appBase.BOT_ID;
+  if (!realGraph) for (const k of ['AAD_APP_CLIENT_ID', 'AAD_APP_TENANT_ID']) delete appBase[k];
   let launcher;
   try {
     launcher = loadLauncherConfig(env);
     // Check the app's settings now, so a bad value fails here in one line, not in a child.
-    loadConfig({ ...env, MONGODB_URI: launcher.mongodbUri ?? 'mongodb://127.0.0.1:1' });
+    loadConfig({ ...appBase, MONGODB_URI: launcher.mongodbUri ?? 'mongodb://127.0.0.1:1' });
   } catch (err) {
     if (err instanceof ConfigError) fail(`config error: ${err.message}`);
     throw err;
@@ -168,9 +175,9 @@ async function main(): Promise<void> {
     }
     // Graph: the user's own Entra app when configured, otherwise the simulator with a demo
     // tenant and a client secret made fresh for this run (never written anywhere).
-    const appEnv: Env = { ...env, MONGODB_URI: mongoUri };
+    const appEnv: Env = { ...appBase, MONGODB_URI: mongoUri };
     let graphLine: string;
-    if (env.AAD_APP_CLIENT_ID) {
+    if (realGraph) {
       graphLine = `${env.GRAPH_BASE_URL || 'https://graph.microsoft.com'} (Entra app ${env.AAD_APP_CLIENT_ID})`;
     } else {
       const secret = randomBytes(24).toString('base64url');
