@@ -8,6 +8,10 @@ import { zipSync } from 'fflate';
 import { PNG } from 'pngjs';
 import { BOT_COMMANDS } from '../../bot/commands.js';
 
+/** A manifest as parsed JSON (its shape is the schema's business). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ManifestJson = Record<string, any>;
+
 /** The manifest schema version we build for: the newest shipped in @microsoft/app-manifest. */
 export const MANIFEST_VERSION = '1.30';
 
@@ -157,8 +161,7 @@ function covered(host: string, domains: string[]): boolean {
 }
 
 /** What the schema cannot check: icons, domains, versions, ids, and the bot's command menu. */
-function semanticProblems(manifest: Record<string, any>, sourceDir: string): Problem[] {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
+function semanticProblems(manifest: ManifestJson, sourceDir: string): Problem[] {
   const problems: Problem[] = [];
   if (typeof manifest.version === 'string' && !SEMVER.test(manifest.version))
     problems.push({
@@ -295,7 +298,7 @@ export function buildAppPackage(options: PackageOptions): { zip: string; manifes
     ]);
   }
   const missing: Problem[] = [];
-  const manifest = fill(template, vars, '$', missing, options.env) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const manifest = fill(template, vars, '$', missing, options.env) as ManifestJson;
   if (missing.length) throw new PackageError(missing);
   const problems = [...schemaProblems(manifest), ...semanticProblems(manifest, sourceDir)];
   if (problems.length) throw new PackageError(problems);

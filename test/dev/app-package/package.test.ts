@@ -9,6 +9,10 @@ import { BOT_COMMANDS } from '../../../bot/commands.js';
 import { buildAppPackage, PackageError, type Problem } from '../../../dev/app-package/index.js';
 import { tempDir } from '../../support/mongo.js';
 
+/** A manifest as parsed JSON (its shape is the schema's business). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type ManifestJson = Record<string, any>;
+
 const root = path.resolve('.');
 const ENVS = fs
   .readdirSync(path.join(root, 'env'))
@@ -24,8 +28,7 @@ function scratch() {
   const manifestFile = path.join(dir.dir, 'appPackage', 'manifest.json');
   return {
     ...dir,
-    edit(change: (m: Record<string, any>) => void) {
-      // eslint-disable-line @typescript-eslint/no-explicit-any
+    edit(change: (m: ManifestJson) => void) {
       const m = JSON.parse(fs.readFileSync(manifestFile, 'utf8'));
       change(m);
       fs.writeFileSync(manifestFile, JSON.stringify(m, null, 2));
