@@ -24,6 +24,10 @@ export interface Decision {
  */
 export class Roles {
   private readonly cache = new Map<string, { at: number; decision: Decision }>();
+  private readonly teams = new Map<
+    string,
+    { at: number; members: Promise<Map<string, string[]>> }
+  >();
   private readonly now: () => number;
 
   constructor(private readonly options: RoleOptions) {
@@ -39,11 +43,8 @@ export class Roles {
 
   canSchedule(userId: string, teamGroupId: string | undefined): Promise<Decision> {
     return this.cached(`schedule|${userId}|${teamGroupId ?? ''}`, async () => {
-      if (teamGroupId) {
-        const members = await this.options.graph.listTeamMembers(teamGroupId);
-        if (members.some((m) => m.userId === userId && m.roles.includes('owner')))
-          return { allowed: true, via: 'team-owner' };
-      }
+      if (teamGroupId && (await this.teamMembers(teamGroupId)).get(userId)?.includes('owner'))
+        return { allowed: true, via: 'team-owner' };
       const group = this.options.instructorGroupId;
       if (group && (await this.options.graph.checkMemberGroups(userId, [group])).includes(group)) {
         return { allowed: true, via: 'instructor-group' };
@@ -59,6 +60,23 @@ export class Roles {
         return { allowed: true, via: 'admin-group' };
       return { allowed: false, via: 'none' };
     });
+  }
+
+  /**
+   * A team's members by user id, with their roles (`owner` or none), read from Graph once per
+   * team for the cache's lifetime: every member's check costs one call, not one each. A failed
+   * lookup is not cached.
+   */
+  teamMembers(teamGroupId: string): Promise<Map<string, string[]>> {
+    const hit = this.teams.get(teamGroupId);
+    if (hit && this.now() - hit.at < (this.options.cacheTtlMs ?? 60_000)) return hit.members;
+    const members = this.options.graph
+      .listTeamMembers(teamGroupId)
+      .then((list) => new Map(list.map((m) => [m.userId, m.roles])));
+    this.teams.set(teamGroupId, { at: this.now(), members });
+    members.catch(() => this.teams.delete(teamGroupId));
+    if (this.teams.size > 5000) this.teams.delete(this.teams.keys().next().value!);
+    return members;
   }
 
   private async cached(key: string, decide: () => Promise<Decision>): Promise<Decision> {

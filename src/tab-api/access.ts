@@ -1,6 +1,5 @@
 import { SsoVerifier, type SsoUser } from '../auth/index.js';
 import { ForbiddenError, NotFoundError } from '../errors/index.js';
-import type { GraphApi } from '../graph/index.js';
 import type { Roles } from '../meetings/index.js';
 import type { ConversationRecord, Store } from '../store/index.js';
 
@@ -9,12 +8,9 @@ export type ClassRole = 'learner' | 'instructor' | 'admin';
 
 export interface ClassAccessOptions {
   verifier: SsoVerifier;
-  graph: GraphApi;
   store: Store;
+  /** Team membership (cached per team) and the instructor and admin groups. */
   roles: Roles;
-  /** How long a team's member list is trusted; a removed learner loses access within it. */
-  cacheTtlMs?: number;
-  nowMs?: () => number;
 }
 
 /** A signed-in member's view of one class. */
@@ -25,21 +21,13 @@ export interface ClassGrant {
 }
 
 /**
- * Who may read a class's recordings: members of the class team, checked through Graph
- * (`/teams/{id}/members`, app-only) and cached per team briefly, so a page of the tab costs one
- * Graph call a minute, not one per request. Owners and the instructor group are instructors;
- * the admin group sees every class as admin.
+ * Who may read a class's recordings: members of the class team, from Graph through Roles'
+ * per-team cache (the same one the bot's scheduling check uses), so a page of the tab costs
+ * one Graph call a minute, not one per request. Owners and the instructor group are
+ * instructors; the admin group sees every class as admin.
  */
 export class ClassAccess {
-  private readonly members = new Map<
-    string,
-    { at: number; members: Promise<Map<string, string[]>> }
-  >();
-  private readonly nowMs: () => number;
-
-  constructor(private readonly options: ClassAccessOptions) {
-    this.nowMs = options.nowMs ?? Date.now;
-  }
+  constructor(private readonly options: ClassAccessOptions) {}
 
   /** The bearer token's user; UnauthorizedError when absent or invalid. */
   authenticate(authorization: string | undefined): Promise<SsoUser> {
@@ -73,7 +61,7 @@ export class ClassAccess {
         "This class's team is not known yet: post a message to the bot in the channel, then reload.",
       );
     const [roles, admin] = await Promise.all([
-      this.memberRoles(team).then((m) => m.get(user.id)),
+      this.options.roles.teamMembers(team).then((m) => m.get(user.id)),
       this.options.roles.isAdmin(user.id),
     ]);
     if (!roles && !admin.allowed)
@@ -84,18 +72,5 @@ export class ClassAccess {
     if (admin.allowed) role = 'admin';
     else if ((await this.options.roles.canSchedule(user.id, team)).allowed) role = 'instructor';
     return { user, role, conversation: { ...conversation, teamAadGroupId: team } };
-  }
-
-  /** The team's members by user id, with their roles. Failed lookups are not cached. */
-  private memberRoles(team: string): Promise<Map<string, string[]>> {
-    const hit = this.members.get(team);
-    if (hit && this.nowMs() - hit.at < (this.options.cacheTtlMs ?? 60_000)) return hit.members;
-    const members = this.options.graph
-      .listTeamMembers(team)
-      .then((list) => new Map(list.map((m) => [m.userId, m.roles])));
-    this.members.set(team, { at: this.nowMs(), members });
-    members.catch(() => this.members.delete(team));
-    if (this.members.size > 5000) this.members.delete(this.members.keys().next().value!);
-    return members;
   }
 }

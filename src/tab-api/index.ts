@@ -142,7 +142,6 @@ export function tabRoutes(config: Config, options: TabOptions): RouteRegistrar {
         dispatcher,
         now,
       }),
-      graph,
       store,
       roles: new Roles({
         graph,
