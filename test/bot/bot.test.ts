@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { classroomBotRoutes } from '../../bot/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createApp, type App } from '../../src/server/index.js';
-import { startConnector, type RosterMember } from '../support/connector.js';
+import { channelMessage, startConnector, type RosterMember } from '../support/connector.js';
 import { graphEnv, LEARNER, ORGANIZER, startSim, type SimHandle } from '../support/graph.js';
 import { silentLogger } from '../support/logger.js';
 import { eventually, startTestMongo, uniqueDbName, type TestMongo } from '../support/mongo.js';
@@ -89,23 +89,18 @@ describe('bot: POST /api/messages', function () {
   }
 
   function message(text: string, overrides: Record<string, unknown> = {}) {
-    return {
-      type: 'message',
-      id: `act-${++seq}`,
+    return channelMessage(
       text,
-      channelId: 'msteams',
-      serviceUrl: connector.serviceUrl,
-      timestamp: NOW.toISOString(),
-      from: { id: '29:ina', name: 'Ina Organizer', aadObjectId: ORGANIZER },
-      recipient: { id: '28:bot', name: 'Classroom Recorder' },
-      conversation: { id: CHANNEL, conversationType: 'channel', tenantId: h.sim.state.tenant.id },
-      channelData: {
-        team: { id: 'team-1', name: 'Biology 101', aadGroupId: TEAM_GROUP },
-        channel: { id: CHANNEL, name: 'General' },
-        tenant: { id: h.sim.state.tenant.id },
+      {
+        id: `act-${++seq}`,
+        serviceUrl: connector.serviceUrl,
+        tenantId: h.sim.state.tenant.id,
+        timestamp: NOW,
+        channelId: CHANNEL,
+        teamGroupId: TEAM_GROUP,
       },
-      ...overrides,
-    };
+      overrides,
+    );
   }
 
   const post = (

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ORGANIZER } from './graph.js';
 
 export interface RosterMember {
   id: string;
@@ -112,5 +113,40 @@ export async function startConnector(
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** Where a test's channel messages come from: the class channel of team-1, as Ina. */
+export interface ChannelMessageContext {
+  id: string;
+  serviceUrl: string;
+  tenantId: string;
+  timestamp: Date;
+  channelId: string;
+  teamGroupId: string;
+}
+
+/** A message from Ina Organizer in the class channel, as Teams sends it to the bot. */
+export function channelMessage(
+  text: string,
+  c: ChannelMessageContext,
+  overrides: Record<string, unknown> = {},
+) {
+  return {
+    type: 'message',
+    id: c.id,
+    text,
+    channelId: 'msteams',
+    serviceUrl: c.serviceUrl,
+    timestamp: c.timestamp.toISOString(),
+    from: { id: '29:ina', name: 'Ina Organizer', aadObjectId: ORGANIZER },
+    recipient: { id: '28:bot', name: 'Classroom Recorder' },
+    conversation: { id: c.channelId, conversationType: 'channel', tenantId: c.tenantId },
+    channelData: {
+      team: { id: 'team-1', name: 'Biology 101', aadGroupId: c.teamGroupId },
+      channel: { id: c.channelId, name: 'General' },
+      tenant: { id: c.tenantId },
+    },
+    ...overrides,
   };
 }

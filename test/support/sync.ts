@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createApp, type App } from '../../src/server/index.js';
 import { createStore, type Store } from '../../src/store/index.js';
 import type { SyncRuntime } from '../../src/sync/index.js';
-import { startConnector, type RosterMember } from './connector.js';
+import { channelMessage, startConnector, type RosterMember } from './connector.js';
 import { graphEnv, LEARNER, ORGANIZER, startSim, testTenant, type SimHandle } from './graph.js';
 import { silentLogger } from './logger.js';
 import { eventually, tempDir, uniqueDbName, type TestMongo } from './mongo.js';
@@ -125,23 +125,18 @@ export async function startSyncWorld(mongo: TestMongo, options: SyncWorldOptions
   let seq = 0;
   /** A message in the class channel, as Teams would send it to the bot. */
   function activity(text: string, overrides: Record<string, unknown> = {}) {
-    return {
-      type: 'message',
-      id: `act-${++seq}`,
+    return channelMessage(
       text,
-      channelId: 'msteams',
-      serviceUrl: connector.serviceUrl,
-      timestamp: now().toISOString(),
-      from: { id: '29:ina', name: 'Ina Organizer', aadObjectId: ORGANIZER },
-      recipient: { id: '28:bot', name: 'Classroom Recorder' },
-      conversation: { id: CHANNEL, conversationType: 'channel', tenantId: h.sim.state.tenant.id },
-      channelData: {
-        team: { id: 'team-1', name: 'Biology 101', aadGroupId: TEAM_GROUP },
-        channel: { id: CHANNEL, name: 'General' },
-        tenant: { id: h.sim.state.tenant.id },
+      {
+        id: `act-${++seq}`,
+        serviceUrl: connector.serviceUrl,
+        tenantId: h.sim.state.tenant.id,
+        timestamp: now(),
+        channelId: CHANNEL,
+        teamGroupId: TEAM_GROUP,
       },
-      ...overrides,
-    };
+      overrides,
+    );
   }
 
   async function postActivity(base: string, body: unknown): Promise<Response> {
