@@ -1,5 +1,5 @@
 import type { Request, Response, Server } from 'restify';
-import { fetch as undiciFetch } from 'undici';
+import { fetch as undiciFetch, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import { SsoVerifier } from '../auth/index.js';
 import type { Config } from '../config/index.js';
@@ -156,7 +156,7 @@ export function tabRoutes(config: Config, options: TabOptions): RouteRegistrar {
         graph,
         tokenUrl: `${config.graph.authorityHost}/_sim/sso-token`,
         clientId: config.graph.clientId,
-        fetch: (url, init) => undiciFetch(url, { ...init, dispatcher }),
+        dispatcher,
       });
       log.warn('local sign-in is on: the tab offers the simulated tenant’s demo users');
     }
@@ -284,10 +284,8 @@ function registerLocalSignIn(
     graph: GraphApi;
     tokenUrl: string;
     clientId: string;
-    fetch: (
-      url: string,
-      init: { method: string; headers: Record<string, string>; body: string },
-    ) => Promise<{ status: number; json(): Promise<unknown> }>;
+    /** Trusts the simulator's CA. */
+    dispatcher: Dispatcher;
   },
 ): void {
   server.get(
@@ -324,7 +322,8 @@ function registerLocalSignIn(
         .object({ userId: z.string().min(1).max(64) })
         .safeParse(readJsonBody(req, 'The sign-in'));
       if (!body.success) throw new ValidationError('Pick a demo user (userId).');
-      const res = await deps.fetch(deps.tokenUrl, {
+      const res = await undiciFetch(deps.tokenUrl, {
+        dispatcher: deps.dispatcher,
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ userId: body.data.userId, clientId: deps.clientId }),
